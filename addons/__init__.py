@@ -1,0 +1,1 @@
+"""mitmproxy addons that turn flows into Sekimori Transfers and apply Decisions."""

@@ -1,0 +1,82 @@
+"""HTTP(S) uploads: every request with a body becomes a Transfer; block and quarantine
+verdicts are answered locally with 403, so the upstream never receives a byte.
+
+Follows mitmproxy's addon model: one class, hooks named for events. The body is only
+visible in ``request`` and only when buffered, which is why ``dlp run`` never sets
+``stream_large_bodies`` and caps bodies with ``body_size_limit`` instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import urllib.parse
+
+from mitmproxy import http
+
+from dlp import notice
+from dlp.model import Decision, ScanResult, Transfer
+from dlp.runtime import Runtime
+
+log = logging.getLogger("sekimori.web")
+
+STOP_ACTIONS = ("block", "quarantine")
+
+
+class SekimoriWeb:
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        """mitmproxy refused a body over ``body_size_limit`` (= inspect.max_body) with 413
+        before reading it; record that refusal as a too_large incident."""
+        if flow.error is None or "body_size_limit" not in flow.error.msg or flow.response:
+            return
+        max_body = self.runtime.policy.inspect.max_body
+        scan = ScanResult()
+        scan.mark_uninspectable("too_large", f"body exceeds inspect.max_body ({max_body} bytes)")
+        self.runtime.conclude(self._transfer(flow, b""), scan, Decision(
+            "block", uninspectable=("too_large",)))
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response is not None:  # answered already (proxyauth 407)
+            return
+        body = flow.request.raw_content
+        if not body:
+            return
+        transfer = self._transfer(flow, body)
+        scan, decision = await self.runtime.inspect(transfer)
+        if decision.action in STOP_ACTIONS:
+            self._stop(flow, decision, scan)
+
+    def _transfer(self, flow: http.HTTPFlow, body: bytes) -> Transfer:
+        req = flow.request
+        auth = flow.metadata.get("proxyauth")
+        user = auth[0] if auth else None
+        filename = None
+        if req.method in ("PUT", "POST") and not req.headers.get("content-type", "").startswith(
+                ("multipart/", "application/x-www-form-urlencoded")):
+            leaf = posixpath.basename(urllib.parse.unquote(req.path.split("?")[0]))
+            filename = leaf or None
+        peer = flow.client_conn.peername
+        return Transfer(
+            protocol="http",
+            body=body,
+            content_type=req.headers.get("content-type", ""),
+            content_encoding=req.headers.get("content-encoding", ""),
+            filename=filename,
+            user=user,
+            client_ip=peer[0] if peer else None,
+            host=req.pretty_host,
+            method=req.method,
+            path=req.path,
+        )
+
+    def _stop(self, flow: http.HTTPFlow, decision: Decision, scan: ScanResult) -> None:
+        body, ctype = notice.render(decision, scan, self.runtime.policy.contact,
+                                    flow.request.headers.get("accept", ""))
+        flow.response = http.Response.make(403, body, {
+            "Content-Type": ctype,
+            "Cache-Control": "no-store",
+            "X-Sekimori-Incident": decision.incident_id or "",
+        })

@@ -1,0 +1,292 @@
+"""The policy file: YAML in, a typed and validated ``Policy`` out.
+
+Admins live in this file, so every error points at the offending key or value as
+``PATH:LINE:COLUMN: message``. Validation runs in two passes: the JSON Schema shipped at
+``config/dlp.schema.json`` (structure, types, enums) and semantic checks the schema cannot
+express (unknown detector ids, duplicate rule names). Defaults live here, in one place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from dlp.detect.registry import DETECTOR_IDS
+from dlp.units import parse_duration, parse_size
+
+ACTIONS = ("allow", "log", "quarantine", "block")
+"""Actions from least to most severe; the most severe matched action wins."""
+
+UNINSPECTABLE_REASONS = ("encrypted", "too_large", "corrupt", "timeout", "unsupported")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_PATH = REPO_ROOT / "config" / "dlp.schema.json"
+SHIPPED_CONFIG = REPO_ROOT / "config" / "dlp.yaml"
+
+
+def severity(action: str) -> int:
+    """Rank of an action: allow 0 < log 1 < quarantine 2 < block 3."""
+    return ACTIONS.index(action)
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One error in the policy file, with the position of the key or value it is about."""
+
+    path: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}: {self.message}"
+
+
+class ConfigError(Exception):
+    """The policy file cannot be used; ``problems`` lists every reason found."""
+
+    def __init__(self, problems: list[ConfigProblem]):
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class InspectSettings:
+    """Limits of one transfer's inspection. Picklable: workers receive it."""
+
+    max_body: int = 64 * 2**20
+    max_expanded: int = 512 * 2**20
+    max_ratio: int = 200
+    max_depth: int = 5
+    max_members: int = 10_000
+    timeout: float = 10.0
+    inline_max: int = 256 * 2**10
+    workers: int = 2
+    on_uninspectable: dict[str, str] = field(
+        default_factory=lambda: {"encrypted": "quarantine", "default": "block"}
+    )
+    on_error: str = "block"
+
+    def action_for(self, reason: str) -> str:
+        """What an uninspectable transfer with ``reason`` gets."""
+        return self.on_uninspectable.get(reason, self.on_uninspectable.get("default", "block"))
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A rule's ``when``: every given key must hold (numbers mean 'at least')."""
+
+    persons: int | None = None
+    findings: dict[str, int] = field(default_factory=dict)
+    encrypted: bool | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    when: Condition
+    action: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Everything the engine, the addons and the CLI need from the file."""
+
+    inspect: InspectSettings
+    rules: tuple[Rule, ...]
+    detectors_enabled: frozenset[str]
+    contact: str = ""
+    path: str = "<defaults>"
+    sha256: str = ""
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def default_config_path() -> Path:
+    """``$DLP_CONFIG``, else ``./config/dlp.yaml``, else the file shipped with the package."""
+    env = os.environ.get("DLP_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("config/dlp.yaml")
+    return local if local.exists() else SHIPPED_CONFIG
+
+
+def load_policy(path: str | os.PathLike[str]) -> Policy:
+    """Read, validate and compile a policy file; raise ConfigError with positions."""
+    p = str(path)
+    try:
+        raw = Path(p).read_bytes()
+    except OSError as e:
+        raise ConfigError([ConfigProblem(p, 1, 1, f"cannot read: {e.strerror or e}")]) from None
+    return parse_policy(raw, p)
+
+
+def parse_policy(raw: bytes, path: str = "<string>") -> Policy:
+    """Validate ``raw`` YAML bytes and build a Policy."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ConfigError([ConfigProblem(path, 1, 1, f"not UTF-8 text: {e.reason}")]) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        msg = " ".join(x for x in (e.context, e.problem) if x) or "invalid YAML"
+        raise ConfigError([ConfigProblem(path, line, col, f"YAML syntax: {msg}")]) from None
+    except yaml.YAMLError as e:
+        raise ConfigError([ConfigProblem(path, 1, 1, f"YAML syntax: {e}")]) from None
+    if data is None:
+        data, node = {}, None
+    locator = _Locator(path, node)
+    problems = locator.duplicate_keys()
+    if not isinstance(data, dict):
+        raise ConfigError([locator.at([], "the file must be a mapping of keys (version, rules, ...)")])
+    validator = jsonschema.Draft202012Validator(_schema())
+    for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        problems.append(locator.at(list(err.absolute_path), _schema_message(err)))
+    if problems:
+        raise ConfigError(problems)
+    problems.extend(_semantic_problems(data, locator))
+    if problems:
+        raise ConfigError(problems)
+    return _build(data, path, hashlib.sha256(raw).hexdigest())
+
+
+def _schema_message(err: jsonschema.ValidationError) -> str:
+    where = ".".join(str(x) for x in err.absolute_path) or "(top level)"
+    if err.validator == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        allowed = ", ".join(sorted(err.schema.get("properties", {})))
+        return f"unknown key {', '.join(map(repr, extra))} in {where} (allowed: {allowed})"
+    if err.validator == "enum":
+        return f"{where}: {err.instance!r} is not one of {', '.join(err.validator_value)}"
+    if err.validator == "oneOf" and isinstance(err.instance, str):
+        return f"{where}: {err.instance!r} is not a valid size or duration"
+    return f"{where}: {err.message}"
+
+
+def _semantic_problems(data: dict[str, Any], loc: _Locator) -> list[ConfigProblem]:
+    problems = []
+    seen: set[str] = set()
+    for i, rule in enumerate(data.get("rules") or []):
+        name = rule["name"]
+        if name in seen:
+            problems.append(loc.at(["rules", i, "name"], f"duplicate rule name {name!r}"))
+        seen.add(name)
+        for det in (rule["when"].get("findings") or {}):
+            if det not in DETECTOR_IDS:
+                problems.append(loc.at(["rules", i, "when", "findings", det],
+                                       f"unknown detector id {det!r} "
+                                       f"(known: {', '.join(DETECTOR_IDS)})", key=True))
+    for det in (data.get("detectors") or {}):
+        if det not in DETECTOR_IDS:
+            problems.append(loc.at(["detectors", det], f"unknown detector id {det!r}", key=True))
+    inspect = data.get("inspect") or {}
+    for key, parse in (("max_body", parse_size), ("max_expanded", parse_size),
+                       ("inline_max", parse_size), ("timeout", parse_duration)):
+        if key in inspect:
+            try:
+                parse(inspect[key])
+            except ValueError as e:
+                problems.append(loc.at(["inspect", key], str(e)))
+    return problems
+
+
+def _build(data: dict[str, Any], path: str, sha: str) -> Policy:
+    ins = data.get("inspect") or {}
+    base = InspectSettings()
+    on_unins = dict(base.on_uninspectable)
+    on_unins.update(ins.get("on_uninspectable") or {})
+    inspect = InspectSettings(
+        max_body=parse_size(ins.get("max_body", base.max_body)),
+        max_expanded=parse_size(ins.get("max_expanded", base.max_expanded)),
+        max_ratio=int(ins.get("max_ratio", base.max_ratio)),
+        max_depth=int(ins.get("max_depth", base.max_depth)),
+        max_members=int(ins.get("max_members", base.max_members)),
+        timeout=parse_duration(ins.get("timeout", base.timeout)),
+        inline_max=parse_size(ins.get("inline_max", base.inline_max)),
+        workers=int(ins.get("workers", base.workers)),
+        on_uninspectable=on_unins,
+        on_error=ins.get("on_error", base.on_error),
+    )
+    rules = tuple(
+        Rule(
+            name=r["name"],
+            description=r.get("description", ""),
+            action=r["action"],
+            when=Condition(
+                persons=r["when"].get("persons"),
+                findings=dict(r["when"].get("findings") or {}),
+                encrypted=r["when"].get("encrypted"),
+            ),
+        )
+        for r in data.get("rules") or []
+    )
+    dets = data.get("detectors") or {}
+    enabled = frozenset(d for d in DETECTOR_IDS if dets.get(d, {}).get("enabled", True))
+    return Policy(
+        inspect=inspect,
+        rules=rules,
+        detectors_enabled=enabled,
+        contact=(data.get("notify") or {}).get("contact", ""),
+        path=path,
+        sha256=sha,
+    )
+
+
+class _Locator:
+    """Maps a path of keys and indexes in the data to a line and column in the file."""
+
+    def __init__(self, path: str, root: yaml.Node | None):
+        self.path = path
+        self.root = root
+
+    def at(self, keys: list[Any], message: str, key: bool = False) -> ConfigProblem:
+        node, key_node = self.root, None
+        for k in keys:
+            if isinstance(node, yaml.MappingNode):
+                found = next(((kn, vn) for kn, vn in node.value if kn.value == str(k)), None)
+                if found is None:
+                    break
+                key_node, node = found
+            elif isinstance(node, yaml.SequenceNode) and isinstance(k, int) and k < len(node.value):
+                key_node, node = None, node.value[k]
+            else:
+                break
+        target = key_node if (key and key_node is not None) else node
+        if target is None:
+            return ConfigProblem(self.path, 1, 1, message)
+        return ConfigProblem(self.path, target.start_mark.line + 1,
+                             target.start_mark.column + 1, message)
+
+    def duplicate_keys(self) -> list[ConfigProblem]:
+        problems: list[ConfigProblem] = []
+        stack = [self.root] if self.root is not None else []
+        while stack:
+            node = stack.pop()
+            if isinstance(node, yaml.MappingNode):
+                seen: set[str] = set()
+                for kn, vn in node.value:
+                    if kn.value in seen:
+                        problems.append(ConfigProblem(self.path, kn.start_mark.line + 1,
+                                                      kn.start_mark.column + 1,
+                                                      f"duplicate key {kn.value!r}"))
+                    seen.add(kn.value)
+                    stack.append(vn)
+            elif isinstance(node, yaml.SequenceNode):
+                stack.extend(node.value)
+        return problems

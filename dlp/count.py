@@ -1,0 +1,69 @@
+"""Records and their findings → the number of distinct natural persons.
+
+A record is a person when it carries an identifier of a person (a name, a personal e-mail,
+later My Number, passport...). Phones, addresses and postal codes alone are not persons
+(company directories, postcode masters). The same person appearing twice counts once:
+records are joined (union-find) when they share a strong identifier, or a name together with
+a quasi-identifier (name + phone). A name with nothing else to tell people apart is joined
+only with records whose other values are identical (``fingerprint``), so two different
+residents called 佐藤 花子 in one list stay two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from dlp.detect.scanner import RecordFindings
+
+NAME = "person_name"
+
+
+class PersonCounter:
+    """Accumulates records and answers how many distinct persons they describe."""
+
+    def __init__(self) -> None:
+        self._parent: list[int] = []
+        self._owner: dict[tuple[str, ...], int] = {}
+
+    def _find(self, i: int) -> int:
+        parent = self._parent
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def add(self, rec: RecordFindings) -> bool:
+        """Add one record; return True when it describes a person."""
+        names = sorted({f.key for f in rec.findings if f.detector == NAME})
+        strong = {(f.detector, f.key) for f in rec.findings if f.identifies and f.detector != NAME}
+        if not names and not strong:
+            return False
+        quasi = {(f.detector, f.key) for f in rec.findings if not f.identifies}
+        links: list[tuple[str, ...]] = list(strong)
+        if names:
+            name = "|".join(names)
+            if quasi:
+                links.extend(("name+", name, d, k) for d, k in quasi)
+            elif not strong:
+                links.append(("name", name, rec.fingerprint or ""))
+        idx = len(self._parent)
+        self._parent.append(idx)
+        for link in links:
+            other = self._owner.get(link)
+            if other is None:
+                self._owner[link] = idx
+            else:
+                a, b = self._find(other), self._find(idx)
+                if a != b:
+                    self._parent[b] = a
+        return True
+
+    def persons(self) -> int:
+        return sum(1 for i in range(len(self._parent)) if self._parent[i] == i)
+
+
+def count_persons(records: Iterable[RecordFindings]) -> int:
+    counter = PersonCounter()
+    for r in records:
+        counter.add(r)
+    return counter.persons()

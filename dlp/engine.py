@@ -1,0 +1,73 @@
+"""The one entry point of inspection: ``scan(Transfer) -> ScanResult``, extract → detect → count.
+
+Pure with respect to the outside world (no I/O, no clock other than the budget), so it runs
+the same in the proxy process, in a worker process, and in ``dlp scan``. The policy decision
+is taken afterwards by ``dlp.policy`` because it needs state (windows, approvals) that lives
+with the proxy, not with the worker.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from functools import lru_cache
+
+from dlp.config import InspectSettings
+from dlp.count import PersonCounter
+from dlp.detect.scanner import DetectorSet, RecordFindings
+from dlp.extract import Extractor
+from dlp.extract.budget import Budget, Uninspectable
+from dlp.model import Record, ScanResult, Transfer
+
+EVIDENCE_SAMPLES = 5
+
+
+@lru_cache(maxsize=8)
+def detector_set(enabled: frozenset[str]) -> DetectorSet:
+    return DetectorSet(enabled)
+
+
+def scan(transfer: Transfer, limits: InspectSettings, enabled: frozenset[str]) -> ScanResult:
+    """Inspect one transfer. Never raises: failures become errors and reasons in the result."""
+    started = time.monotonic()
+    result = ScanResult()
+    budget = Budget(limits, started)
+    detectors = detector_set(enabled)
+    counter = PersonCounter()
+    keys: dict[str, set[str]] = {}
+    evidence: dict[str, list[str]] = {}
+
+    def take(rec: RecordFindings) -> None:
+        counter.add(rec)
+        for f in rec.findings:
+            seen = keys.setdefault(f.detector, set())
+            if f.key not in seen:
+                seen.add(f.key)
+                samples = evidence.setdefault(f.detector, [])
+                if len(samples) < EVIDENCE_SAMPLES and f.masked not in samples:
+                    samples.append(f.masked)
+
+    try:
+        for n, item in enumerate(Extractor(budget, result).transfer_items(transfer)):
+            if n & 0x3FF == 0:
+                budget.check_time()
+            result.records += 1
+            if isinstance(item, Record):
+                rec = detectors.record(item)
+                if rec.findings:
+                    take(rec)
+            else:
+                for rec in detectors.block(item):
+                    result.records += 1
+                    take(rec)
+    except Uninspectable as e:
+        result.mark_uninspectable(e.reason, str(e))
+    except Exception as e:  # a bug must not become a silent pass: on_error decides
+        result.engine_error = f"{type(e).__name__}: {e}"
+        result.errors.append(f"internal error: {type(e).__name__}")
+        traceback.print_exc()
+    result.persons = counter.persons()
+    result.findings = {d: len(v) for d, v in sorted(keys.items())}
+    result.evidence = evidence
+    result.seconds = time.monotonic() - started
+    return result
