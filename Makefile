@@ -3,7 +3,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 # Debian packages the tests need (command=package).
-SYSTEM_DEPS :=
+SYSTEM_DEPS := zip=zip
 
 .PHONY: install run test lint bench clean
 

@@ -157,7 +157,12 @@ def parse_policy(raw: bytes, path: str = "<string>") -> Policy:
         raise ConfigError([locator.at([], "the file must be a mapping of keys (version, rules, ...)")])
     validator = jsonschema.Draft202012Validator(_schema())
     for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
-        problems.append(locator.at(list(err.absolute_path), _schema_message(err)))
+        where = list(err.absolute_path)
+        if err.validator == "additionalProperties":  # point at the unknown key itself
+            extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+            problems.append(locator.at([*where, extra[0]], _schema_message(err), key=True))
+        else:
+            problems.append(locator.at(where, _schema_message(err)))
     if problems:
         raise ConfigError(problems)
     problems.extend(_semantic_problems(data, locator))
@@ -175,7 +180,9 @@ def _schema_message(err: jsonschema.ValidationError) -> str:
     if err.validator == "enum":
         return f"{where}: {err.instance!r} is not one of {', '.join(err.validator_value)}"
     if err.validator == "oneOf" and isinstance(err.instance, str):
-        return f"{where}: {err.instance!r} is not a valid size or duration"
+        if "ms|s|m|h" in json.dumps(err.schema):
+            return f"{where}: {err.instance!r} is not a valid duration (use e.g. 500ms, 10s, 5m, 24h, 30d)"
+        return f"{where}: {err.instance!r} is not a valid size (use e.g. 512KiB, 64MiB, 1GiB)"
     return f"{where}: {err.message}"
 
 

@@ -17,6 +17,9 @@ from dlp.model import Record, ScanResult, TextBlock, Transfer
 
 Item = Record | TextBlock
 
+MAX_FILENAMES = 100
+"""File names kept per transfer for the incident (an archive may hold thousands)."""
+
 _MAGIC: tuple[tuple[bytes, int, str], ...] = (
     (b"PK\x03\x04", 0, "zip"),
     (b"PK\x05\x06", 0, "zip"),
@@ -52,7 +55,7 @@ class Extractor:
         self.result.bytes_inspected += len(body)
         name = transfer.filename or ""
         if transfer.filename:
-            self.result.filenames.append(transfer.filename)
+            self._filename(transfer.filename)
         yield from self.payload_items(body, transfer.content_type, name, 0)
 
     def payload_items(self, data: bytes, content_type: str, name: str, depth: int) -> Iterator[Item]:
@@ -71,10 +74,12 @@ class Extractor:
         if kind == "zip":
             encrypted: list[str] = []
             for member, content in archives.zip_members(data, self.budget, where, encrypted):
+                self._filename(member)
                 yield from self.payload_items(content, "", member, depth + 1)
             self._encrypted(encrypted)
         elif kind == "tar":
             for member, content in archives.tar_members(data, self.budget, where):
+                self._filename(member)
                 yield from self.payload_items(content, "", member, depth + 1)
         elif kind in ("gzip", "bz2", "xz"):
             inner = archives.decompress_stream(data, kind, self.budget, where)
@@ -84,7 +89,7 @@ class Extractor:
         elif ctype == "multipart/form-data":
             for part in forms.multipart_parts(data, content_type):
                 if part.filename:
-                    self.result.filenames.append(part.filename)
+                    self._filename(part.filename)
                 label = part.filename or part.name or where
                 if part.filename is None and part.name and not sniff(part.data) and len(part.data) < 4096:
                     yield Record(((part.name, part.data.decode("utf-8", "replace")),), where)
@@ -100,6 +105,10 @@ class Extractor:
                 yield from records
             else:
                 yield from text.text_items(data, where)
+
+    def _filename(self, name: str) -> None:
+        if len(self.result.filenames) < MAX_FILENAMES:
+            self.result.filenames.append(name)
 
     def _encrypted(self, names: list[str]) -> None:
         if not names:

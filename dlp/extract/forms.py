@@ -49,7 +49,6 @@ def multipart_parts(body: bytes, content_type: str) -> Iterator[Part]:
     if start < 0:
         raise Uninspectable("corrupt", "multipart body: boundary not found")
     pos = start + len(delim)
-    found = 0
     while True:
         if body[pos:pos + 2] == b"--":
             break  # closing delimiter
@@ -61,10 +60,7 @@ def multipart_parts(body: bytes, content_type: str) -> Iterator[Part]:
         if nxt < 0:
             nxt = body.find(b"\n" + delim, eol)
             sep = 1
-        if nxt < 0:
-            if found == 0:
-                raise Uninspectable("corrupt", "multipart body: part without closing boundary")
-            # truncated last part: inspect what is there rather than pass it unseen
+        if nxt < 0:  # truncated last part: inspect what is there, then report it
             nxt, sep = len(body), 0
         raw = body[eol + 1:nxt]
         head_end = raw.find(b"\r\n\r\n")
@@ -75,10 +71,9 @@ def multipart_parts(body: bytes, content_type: str) -> Iterator[Part]:
             headers_blob, data = raw, b""
         else:
             headers_blob, data = raw[:head_end], raw[head_end + skip:]
-        found += 1
         yield _part(headers_blob, data)
         if sep == 0:
-            break
+            raise Uninspectable("corrupt", "multipart body: last part has no closing boundary")
         pos = nxt + sep + len(delim)
 
 

@@ -1,0 +1,66 @@
+import pytest
+
+from dlp.detect import email, person_name, phone
+from dlp.detect.normalize import fold
+
+
+@pytest.mark.parametrize("text, key", [
+    ("090-1234-5678", "+819012345678"),
+    ("０９０－１２３４－５６７８", "+819012345678"),
+    ("09012345678", "+819012345678"),
+    ("03-1234-5678", "+81312345678"),
+    ("0120-123-456", "+81120123456"),
+    ("050-1234-5678", "+815012345678"),
+    ("+81 90 1234 5678", "+819012345678"),
+    ("+81-3-1234-5678", "+81312345678"),
+    ("+1 202-555-0143", "+12025550143"),
+    ("+1 011-555-0143", None),   # no US area code starts with 0
+    ("+44 20 7946 0958", "+442079460958"),
+])
+def test_phone_numbers(text, key):
+    found = [f.key for _o, f in phone.find(fold(f"TEL {text} まで"))]
+    assert found == ([key] if key else [])
+
+
+@pytest.mark.parametrize("text", ["43-9150-0080", "2024-01-15", "123456789012", "0000-000-000",
+                                  "order 0901234567890"])
+def test_not_phone_numbers(text):
+    assert list(phone.find(fold(text))) == []
+
+
+def test_phone_mask_keeps_only_prefix_and_last_four():
+    [(_o, f)] = phone.find("090-1234-5678")
+    assert f.masked == "090-****-5678" and not f.identifies
+
+
+def test_email_personal_and_role():
+    found = {f.key: f.identifies for _o, f in email.find("to Taro.Yamada@Example.co.jp, cc info@example.jp")}
+    assert found == {"taro.yamada@example.co.jp": True, "info@example.jp": False}
+    assert email.check("a..b@example.jp") is None
+    [(_o, f)] = email.find("hanako@example.jp")
+    assert f.masked == "h***@example.jp"
+
+
+@pytest.mark.parametrize("value, ok", [
+    ("山田 太郎", True), ("ﾔﾏﾀﾞ ﾀﾛｳ", True), ("やまだ たろう", True), ("Taro Yamada", True),
+    ("株式会社山田商事", False), ("Acme Inc.", False), ("090-1234-5678", False), ("", False),
+    ("林", True), ("x", False),
+])
+def test_names_in_name_columns(value, ok):
+    assert (person_name.check(value) is not None) == ok
+
+
+def test_name_mask():
+    assert person_name.check("山田 太郎").masked == "山田 *郎"
+    assert person_name.check("山田太郎").masked == "山田*郎"
+
+
+def test_inline_labelled_name_in_prose():
+    [(_o, f)] = person_name.find("お申込者 氏名：鈴木 一郎 様")
+    assert f.key == "鈴木一郎"
+
+
+def test_fold_keeps_length():
+    s = "ＴＥＬ：０９０ー１２３４―５６７８　ｶﾞｷﾞ"
+    assert len(fold(s)) == len(s)
+    assert fold(s).startswith("TEL:090-1234-5678 ")
