@@ -1,0 +1,27 @@
+"""Detectors: one module per identifier family, in the manner of python-stdnum.
+
+Every detector module exposes:
+
+``ID: str``
+    The detector id (a contract: YAML, ``findings``, metrics).
+``LABELS: regex.Pattern[str]``
+    Searched in a folded column header or JSON key; a match means the column holds values of
+    this kind, so each cell is passed to ``check`` (the label is the context).
+``check(value: str) -> Finding | None``
+    The whole folded cell is one value of this kind; validate it (format, check digit, range).
+
+and one of the two ways to scan free (folded) text:
+
+``find(text: str) -> Iterator[tuple[int, Finding]]``
+    Yield (offset, finding) for every validated value, applying any context rule itself
+    (see ``context.near``).
+``DIGIT_LENGTHS: frozenset[int]`` and
+``from_number(token: str, digits: str, text: str, start: int, end: int) -> Finding | None``
+    The numeric fast path: the scanner finds number-like tokens in one pass (``numbers.py``)
+    and hands each token whose digit count is in ``DIGIT_LENGTHS`` to the detector. ``token``
+    is the matched text with its separators, ``digits`` its digits only, ``text[start:end]``
+    the token in the folded text (for context checks).
+
+A ``Finding`` carries ``key`` (normalised, for counting; never logged), ``masked`` (for
+evidence) and ``identifies`` (True when the value names a natural person on its own).
+"""

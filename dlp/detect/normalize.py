@@ -9,31 +9,42 @@ values already found.
 
 import unicodedata
 
+import regex
+
 _TABLE: dict[int, int] = {}
 for _cp in range(0xFF01, 0xFF5F):                       # full-width ASCII
     _TABLE[_cp] = _cp - 0xFEE0
 _TABLE[0x3000] = 0x20                                   # ideographic space
-for _cp in (0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2015, 0x2212, 0x30FC, 0xFF70,
-            0x2500, 0x2501, 0xFE58, 0xFE63, 0x2043):
-    _TABLE[_cp] = 0x2D                                  # dash look-alikes → '-'
-_TABLE[0xFF20] = 0x40                                   # ＠
 # Half-width katakana → full-width, one for one (voicing marks stay separate characters).
-for _cp in range(0xFF66, 0xFF9E):
-    if _cp == 0xFF70:
-        continue
+for _cp in range(0xFF61, 0xFF9E):
     _TABLE[_cp] = ord(unicodedata.normalize("NFKC", chr(_cp)))
 _TABLE[0xFF9E] = 0x309B
 _TABLE[0xFF9F] = 0x309C
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc\uff70\u2500\u2501\ufe58\ufe63\u2043\uff0d"
+_TABLE[0xFF0D] = 0x2D                                   # full-width hyphen-minus
+_TABLE[0xFF70] = 0x30FC                                 # half-width ｰ is a long-vowel mark
 
-_DASHLESS_KANA_TABLE = dict(_TABLE)
-_DASHLESS_KANA_TABLE[0x30FC] = 0x30FC                   # keep ー inside katakana words
+# Only runs that need folding are touched (translate over all of a 50 MB text is slow). A
+# long-vowel mark or box-drawing dash is folded only between digits (1ー2ー3, 090ー1234):
+# inside katakana words (データ) it is a letter and stays one.
+_NEEDS_FOLD = regex.compile(
+    "[\uff01-\uff5e\u3000\uff61-\uff9f]+"
+    f"|(?<=[0-9\uff10-\uff19])[{_DASHES}](?=[0-9\uff10-\uff19])"
+)
+
+
+def _fold_match(m: regex.Match[str]) -> str:
+    s = m.group()
+    if len(s) == 1 and s in _DASHES:
+        return "-"                                      # a dash look-alike between digits
+    return s.translate(_TABLE)
 
 
 def fold(text: str) -> str:
     """Fold widths and dashes one character for one; the result has the same length."""
     if text.isascii():
         return text
-    return text.translate(_TABLE)
+    return _NEEDS_FOLD.sub(_fold_match, text)
 
 
 def nfkc(text: str) -> str:
