@@ -17,7 +17,7 @@ from dlp.count import PersonCounter
 from dlp.detect.scanner import DetectorSet, RecordFindings
 from dlp.extract import Extractor
 from dlp.extract.budget import Budget, Uninspectable
-from dlp.model import Record, ScanResult, Transfer
+from dlp.model import Record, ScanResult, Table, Transfer
 
 EVIDENCE_SAMPLES = 5
 
@@ -51,11 +51,18 @@ def scan(transfer: Transfer, limits: InspectSettings, enabled: frozenset[str]) -
         for n, item in enumerate(Extractor(budget, result).transfer_items(transfer)):
             if n & 0x3FF == 0:
                 budget.check_time()
-            result.records += 1
             if isinstance(item, Record):
+                result.records += 1
                 rec = detectors.record(item)
                 if rec.findings:
                     take(rec)
+            elif isinstance(item, Table):
+                for n_row, rec in enumerate(detectors.table(item)):
+                    if n_row & 0x3FF == 0:
+                        budget.check_time()
+                    result.records += 1
+                    if rec.findings:
+                        take(rec)
             else:
                 for rec in detectors.block(item):
                     result.records += 1

@@ -6,6 +6,7 @@ small ``ScanResult`` travels back.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -34,6 +35,16 @@ class Record:
     """
 
     fields: tuple[tuple[str | None, str], ...]
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows of a CSV/TSV or sheet with their header (None where there is none). The scanner
+    types unlabelled columns from a sample of rows, so the rows come as one item."""
+
+    header: tuple[str | None, ...]
+    rows: Iterable[list[str]]
     source: str = ""
 
 

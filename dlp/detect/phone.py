@@ -6,6 +6,8 @@ ships (compiled once into one regex: ``phonenumbers.parse`` costs ~20 µs, too s
 A phone number alone does not identify a person (company switchboards, shared lines).
 """
 
+from __future__ import annotations
+
 import phonenumbers
 import regex
 from phonenumbers import PhoneMetadata
@@ -13,8 +15,9 @@ from phonenumbers import PhoneMetadata
 from dlp.model import Finding
 
 ID = "phone"
-LABELS = regex.compile(r"電話|携帯|TEL|phone|mobile|FAX|連絡先|ﾃﾞﾝﾜ|でんわ", regex.IGNORECASE)
-CANDIDATE = regex.compile(r"(?<![\w+.-])(?:\+\d{1,3}[ -]?(?:\(0\))?[ -]?|\(?0)\d[\d ()-]{7,14}\d(?![\w-]|\.\d)")
+LABELS = regex.compile(r"電話|携帯|TEL|phone|mobile|FAX|連絡先|ﾃﾞﾝﾜ|でんわ|ケータイ", regex.IGNORECASE)
+DIGIT_LENGTHS = frozenset(range(8, 16))
+_SHAPE = regex.compile(r"(?:\+\d{1,3}[ -]?(?:\(0\))?[ -]?)?\(?\d{1,5}\)?(?:[ -]?\(?\d{1,5}\)?){0,3}")
 _SEPARATORS = str.maketrans("", "", " -()")
 
 _JP = PhoneMetadata.metadata_for_region("JP")
@@ -36,40 +39,42 @@ def _national_jp(digits: str) -> str | None:
 
 
 def _mask(e164: str) -> str:
-    national = e164[3:] if e164.startswith("+81") else e164
-    national = "0" + national if e164.startswith("+81") else national
+    national = "0" + e164[3:] if e164.startswith("+81") else e164
     return f"{national[:3]}-****-{national[-4:]}"
 
 
-def _finding_from(raw: str) -> Finding | None:
-    compact = raw.translate(_SEPARATORS)
-    if compact.startswith("+"):
-        if compact.startswith("+810"):
-            compact = "+81" + compact[4:]
-        if compact.startswith("+81"):
-            nsn = _national_jp("0" + compact[3:])
-            return Finding(ID, "+81" + nsn, _mask("+81" + nsn)) if nsn else None
-        try:
-            num = phonenumbers.parse(compact, None)
-        except phonenumbers.NumberParseException:
-            return None
-        if not phonenumbers.is_valid_number(num):
-            return None
-        e164 = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
-        return Finding(ID, e164, _mask(e164))
-    nsn = _national_jp(compact)
+def _jp(nsn: str | None) -> Finding | None:
     return Finding(ID, "+81" + nsn, _mask("+81" + nsn)) if nsn else None
 
 
-def find(text: str):
-    """Yield (offset, finding) for every valid number in folded text."""
-    for m in CANDIDATE.finditer(text):
-        f = _finding_from(m.group())
-        if f:
-            yield m.start(), f
+def validate(raw: str) -> Finding | None:
+    """A finding if ``raw`` (digits with separators, maybe +country) is a valid number."""
+    if not _SHAPE.fullmatch(raw):
+        return None
+    compact = raw.translate(_SEPARATORS)
+    if not compact.startswith("+"):
+        return _jp(_national_jp(compact))
+    if compact.startswith("+810"):
+        compact = "+81" + compact[4:]
+    if compact.startswith("+81"):
+        return _jp(_national_jp("0" + compact[3:]))
+    try:
+        num = phonenumbers.parse(compact, None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(num):
+        return None
+    e164 = phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+    return Finding(ID, e164, _mask(e164))
+
+
+def from_number(token: str, digits: str, text: str, start: int, end: int) -> Finding | None:
+    """Numeric fast path: national numbers start with 0, international ones with +."""
+    if token[0] not in "0+(":
+        return None
+    return validate(token)
 
 
 def check(value: str) -> Finding | None:
     """A cell labelled as a phone: the whole value must be one number."""
-    v = value.strip()
-    return _finding_from(v) if CANDIDATE.fullmatch(v) else None
+    return validate(value.strip())

@@ -1,27 +1,40 @@
 """Runs the enabled detectors over extracted items and groups findings into records.
 
-Table rows and JSON objects arrive as records with labels: a labelled cell is checked by the
-detector its label names (a 氏名 column holds names), other cells are scanned. Free text is
-scanned whole (one pass per detector over the block, not per line), then findings are grouped
-into records: a line, merged with the following lines of its paragraph while they add no
-second identity (a mail signature of name, phone and e-mail lines is one person; a list of
-addresses one per line is many).
+- Tables: a labelled column (氏名, 電話番号...) is checked by the detector its header names;
+  an unlabelled column is typed from a sample of its cells (a column where most cells are
+  valid phone numbers is a phone column). Cells of untyped columns, and typed cells that fail
+  their check, are scanned as text. One row is one record.
+- JSON objects and forms: the same, with keys as labels; one object is one record.
+- Free text: one numeric-token pass shared by all numeric detectors plus one pass per
+  textual detector over the whole block, then findings are grouped into records: a line,
+  merged with the following lines of its paragraph while they add no second identity (a mail
+  signature of name, phone and e-mail lines is one person; a list of addresses one per line
+  is many).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from types import ModuleType
 
 import regex
 
+from dlp.detect import morph, numbers
 from dlp.detect.normalize import fold
 from dlp.detect.registry import MODULES
-from dlp.model import Finding, Record, TextBlock
+from dlp.model import Finding, Record, Table, TextBlock
 
 _BLANK_LINE = regex.compile(r"\n[ \t\r\u3000]*\n")
+SAMPLE_ROWS = 64
+"""Rows read ahead to type a table's unlabelled columns."""
+TYPING_SHARE = 0.6
+"""Share of a column's sampled cells that must validate for the column to be typed."""
+
+Column = tuple[ModuleType, bool] | None
+"""A column's detector and whether its label is weak evidence (a bare ``name``)."""
 
 
 @dataclass(frozen=True)
@@ -37,47 +50,122 @@ class DetectorSet:
 
     def __init__(self, enabled: frozenset[str]):
         self.modules: tuple[ModuleType, ...] = tuple(m for m in MODULES if m.ID in enabled)
-        self._labels: dict[str | None, ModuleType | None] = {None: None}
+        by_len: dict[int, list[ModuleType]] = {}
+        for m in self.modules:
+            for n in getattr(m, "DIGIT_LENGTHS", ()):
+                by_len.setdefault(n, []).append(m)
+        self.by_len = {n: tuple(ms) for n, ms in by_len.items()}
+        self.textual = tuple(m for m in self.modules if hasattr(m, "find"))
+        self._labels: dict[str | None, Column] = {None: None}
 
-    def for_label(self, label: str | None) -> ModuleType | None:
+    def for_label(self, label: str | None) -> Column:
         """The detector a column header or JSON key names, if any (cached per label)."""
         try:
             return self._labels[label]
         except KeyError:
             pass
         assert label is not None
-        norm = fold(label).strip().strip("*").strip()
-        found = next((m for m in self.modules if m.LABELS.search(norm)), None)
+        norm = fold(label).strip().strip("*:：").strip()
+        found: Column = None
+        for m in self.modules:
+            if m.LABELS.search(norm):
+                weak = getattr(m, "WEAK_LABELS", None)
+                found = (m, bool(weak and weak.search(norm)))
+                break
         self._labels[label] = found
         return found
 
-    def record(self, record: Record) -> RecordFindings:
+    @staticmethod
+    def check(column: tuple[ModuleType, bool], value: str) -> Finding | None:
+        module, weak = column
+        return module.check_weak(value) if weak else module.check(value)
+
+    def text_hits(self, text: str) -> list[tuple[int, Finding]]:
+        """Every validated value in folded ``text``, with its offset."""
+        hits: list[tuple[int, Finding]] = []
+        by_len = self.by_len
+        if by_len:
+            for tok, digits, start, end in numbers.tokens(text):
+                for m in by_len.get(len(digits), ()):
+                    f = m.from_number(tok, digits, text, start, end)
+                    if f is not None:
+                        hits.append((start, f))
+        for m in self.textual:
+            hits.extend(m.find(text))
+        return hits
+
+    # -- structured items ------------------------------------------------------------------
+
+    def _fields(self, fields: Iterable[tuple[Column, str]]) -> RecordFindings:
         findings: list[Finding] = []
         other: list[str] = []
-        for label, value in record.fields:
+        loose: list[str] = []
+        for column, value in fields:
             if not value:
                 continue
             text = fold(value)
-            det = self.for_label(label)
-            if det is not None:
-                f = det.check(text)
+            if column is not None:
+                f = self.check(column, text)
                 if f is not None:
                     findings.append(f)
                     if f.detector != "person_name":
                         other.append(f.key)
                     continue
             other.append(text.strip())
-            for m in self.modules:
-                findings.extend(f for _off, f in m.find(text))
+            loose.append(text)
+        if loose:
+            findings.extend(f for _off, f in self.text_hits("\n".join(loose)))
         digest = hashlib.blake2b("\x1f".join(other).encode(), digest_size=12).hexdigest()
         return RecordFindings(tuple(findings), digest)
+
+    def record(self, record: Record) -> RecordFindings:
+        return self._fields((self.for_label(label), value) for label, value in record.fields)
+
+    def table(self, table: Table) -> Iterator[RecordFindings]:
+        """One RecordFindings per row, with unlabelled columns typed from a sample."""
+        rows = iter(table.rows)
+        sample = list(islice(rows, SAMPLE_ROWS))
+        width = max((len(r) for r in sample), default=0)
+        columns = [self._column(table.header, i, sample) for i in range(max(width, len(table.header)))]
+        n = len(columns)
+        for rows_part in (sample, rows):
+            for row in rows_part:
+                if not row:
+                    continue
+                cols = columns if len(row) <= n else columns + [None] * (len(row) - n)
+                yield self._fields(zip(cols, row, strict=False))
+
+    def _column(self, header: tuple[str | None, ...], i: int, sample: list[list[str]]) -> Column:
+        if i < len(header) and header[i]:
+            labelled = self.for_label(header[i])
+            if labelled is not None:
+                return labelled
+        values = [fold(r[i]) for r in sample if i < len(r) and r[i].strip()]
+        if len(values) < 3:
+            return None
+        need = max(3, TYPING_SHARE * len(values))
+        best: tuple[int, ModuleType] | None = None
+        for m in self.modules:
+            if m.ID == "person_name":
+                continue
+            ok = sum(1 for v in values if m.check(v) is not None)
+            if ok >= need and (best is None or ok > best[0]):
+                best = (ok, m)
+        if best is not None:
+            return best[1], False
+        names = next((m for m in self.modules if m.ID == "person_name"), None)
+        if names is not None:
+            ok = sum(1 for v in values if names.check(v) is not None and morph.has_name(v))
+            if ok >= need:
+                return names, False
+        return None
+
+    # -- free text -------------------------------------------------------------------------
 
     def block(self, block: TextBlock) -> Iterator[RecordFindings]:
         """Records of a free-text block, built from where its findings lie."""
         text = fold(block.text)
-        hits: list[tuple[int, Finding]] = []
-        for m in self.modules:
-            hits.extend(m.find(text))
+        hits = self.text_hits(text)
         if not hits:
             return
         hits.sort(key=lambda h: h[0])

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 
 import regex
 
-from dlp.model import Record, TextBlock
+from dlp.extract.budget import Uninspectable
+from dlp.model import Table, TextBlock
 
 SAMPLE = 64 * 1024
 csv.field_size_limit(2**31 - 1)  # one huge cell must not end the table early
@@ -110,44 +111,32 @@ def is_header(row: list[str], next_row: list[str] | None) -> bool:
     return bool(no_digits and next_row and any(ch.isdigit() for c in next_row for ch in c))
 
 
-def table_records(text: str, delimiter: str, source: str) -> Iterator[Record]:
-    """Rows of a CSV/TSV as records labelled by the header row, if there is one."""
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    rows = iter(reader)
-    try:
-        first = next(rows)
-    except (StopIteration, csv.Error):
-        return
+def table(text: str, delimiter: str, source: str) -> Table:
+    """A CSV/TSV as a Table labelled by its header row, if there is one."""
+    rows = iter(csv.reader(io.StringIO(text), delimiter=delimiter))
+    first = next(rows, None)
     second = next(rows, None)
-    header: list[str | None]
-    pending: list[list[str]] = []
-    if is_header(first, second):
-        header = [c.strip() for c in first]
-    else:
-        header = []
-        pending.append(first)
-    if second is not None:
-        pending.append(second)
-    for row in _chain(pending, rows):
-        if not row:
-            continue
-        labels = header + [None] * (len(row) - len(header))
-        yield Record(tuple(zip(labels, row, strict=False)), source)
+    pending = [r for r in (first, second) if r is not None]
+    header: tuple[str | None, ...] = ()
+    if first is not None and is_header(first, second):
+        header = tuple(c.strip() for c in first)
+        pending = pending[1:]
+    return Table(header, _chain(pending, rows), source)
 
 
 def _chain(first: list[list[str]], rest: Iterator[list[str]]) -> Iterator[list[str]]:
     yield from first
     try:
         yield from rest
-    except csv.Error:
-        return
+    except csv.Error as e:
+        raise Uninspectable("corrupt", f"table cannot be parsed as CSV ({e})") from None
 
 
-def text_items(data: bytes, source: str) -> Iterator[Record | TextBlock]:
+def text_items(data: bytes, source: str) -> Iterator[Table | TextBlock]:
     """Decode and yield table records or one free-text block."""
     text, _encoding = decode(data)
     delim = table_delimiter(text)
     if delim:
-        yield from table_records(text, delim, source)
+        yield table(text, delim, source)
     else:
         yield TextBlock(text, source)
