@@ -27,14 +27,19 @@ def detector_set(enabled: frozenset[str]) -> DetectorSet:
     return DetectorSet(enabled)
 
 
-def scan(transfer: Transfer, limits: InspectSettings, enabled: frozenset[str]) -> ScanResult:
-    """Inspect one transfer. Never raises: failures become errors and reasons in the result."""
+def scan(transfer: Transfer, limits: InspectSettings, enabled: frozenset[str],
+         keys_out: dict[str, set[str]] | None = None) -> ScanResult:
+    """Inspect one transfer. Never raises: failures become errors and reasons in the result.
+
+    ``keys_out`` receives the normalised values per detector; only the evaluation benchmark
+    asks for them (raw values never leave the engine otherwise).
+    """
     started = time.monotonic()
     result = ScanResult()
     budget = Budget(limits, started)
     detectors = detector_set(enabled)
     counter = PersonCounter()
-    keys: dict[str, set[str]] = {}
+    keys: dict[str, set[str]] = keys_out if keys_out is not None else {}
     evidence: dict[str, list[str]] = {}
 
     def take(rec: RecordFindings) -> None:

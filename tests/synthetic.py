@@ -12,8 +12,11 @@ import csv
 import io
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 from faker import Faker
+
+_REPO = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -72,3 +75,138 @@ def benign_bytes(size: int, seed: int = 2) -> bytes:
         lines.append(line)
         total += len(line.encode())
     return "".join(lines).encode()[:size]
+
+
+# -- evaluation set: files of known content ------------------------------------------------
+
+@dataclass
+class Sample:
+    """A generated file with the truth about it."""
+
+    name: str
+    data: bytes
+    persons: int                                   # distinct persons it carries
+    truth: dict[str, set[str]]                     # detector id → normalised keys inserted
+    bulk: bool = True
+
+
+def phone_key(phone: str) -> str:
+    return "+81" + phone.replace("-", "")[1:]
+
+
+def name_key(name: str) -> str:
+    return name.replace(" ", "").lower()
+
+
+def my_number(rnd: random.Random) -> str:
+    """A 12-digit number with a valid My Number check digit (random, not anyone's)."""
+    from stdnum.jp import in_
+    body = "".join(rnd.choice("0123456789") for _ in range(11))
+    return body + in_.calc_check_digit(body)
+
+
+def corporate_number(rnd: random.Random) -> str:
+    from stdnum.jp import cn
+    body = "".join(rnd.choice("0123456789") for _ in range(12))
+    return cn.calc_check_digit(body) + body
+
+
+def landline(rnd: random.Random) -> str:
+    return rnd.choice(["03", "06"]) + f"-{rnd.randint(2000, 9999)}-{rnd.randint(0, 9999):04d}"
+
+
+def _truth(persons: list[Person], *, kana: bool = False, email: bool = False,
+           phone: bool = True) -> dict[str, set[str]]:
+    t: dict[str, set[str]] = {"person_name": {name_key(p.name) for p in persons}}
+    if kana:
+        t["person_name"] |= {name_key(p.kana) for p in persons}
+    if phone:
+        t["phone"] = {phone_key(p.phone) for p in persons}
+    if email:
+        t["email"] = {p.email.lower() for p in persons}
+    return t
+
+
+def bulk_samples(n: int = 2000, seed: int = 11) -> list[Sample]:
+    """Files that carry ``n`` persons each, in the shapes personal data leaves in."""
+    import json as _json
+    ps = people(n, seed=seed)
+    rnd = random.Random(seed)
+    out = [Sample("residents.csv", resident_csv(ps), n, _truth(ps, kana=True))]
+    members = [{"member_id": i, "name": p.name, "email": p.email, "tel": p.phone} for i, p in enumerate(ps)]
+    out.append(Sample("members.json", _json.dumps({"members": members}, ensure_ascii=False).encode(), n,
+                      _truth(ps, email=True)))
+    out.append(Sample("mailing-list.txt", "\n".join(p.email for p in ps).encode(), n,
+                      {"email": {p.email.lower() for p in ps}}))
+    paras = [f"{p.name} 様\nいつもお世話になっております。ご登録内容の確認をお願いします。\n"
+             f"電話: {p.phone}\nメール: {p.email}\n" for p in ps]
+    out.append(Sample("letters.txt", "\n".join(paras).encode(), n, _truth(ps, email=True)))
+    numbers = {p.phone: my_number(rnd) for p in ps}
+    rows = "氏名,個人番号,電話番号\r\n" + "".join(f"{p.name},{numbers[p.phone]},{p.phone}\r\n" for p in ps)
+    t = _truth(ps)
+    t["my_number"] = set(numbers.values())
+    out.append(Sample("mynumber.csv", rows.encode("cp932"), n, t))
+    tsv = "".join(f"{p.name}\t{p.phone}\t{p.email}\n" for p in ps)  # no header: columns typed by content
+    out.append(Sample("export-noheader.tsv", tsv.encode(), n, _truth(ps, email=True)))
+    return out
+
+
+def benign_samples(seed: int = 12) -> list[Sample]:
+    """Files without personal data that look like it: the false-positive traps."""
+    rnd = random.Random(seed)
+    fake = Faker("ja_JP")
+    Faker.seed(seed)
+    out = []
+    # transaction log full of 12-digit order ids: about 1 in 11 passes the My Number check digit
+    rows = "".join(f"{rnd.randint(10**11, 10**12 - 1)},2026-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d},"
+                   f"{rnd.randint(100, 99999)},SKU-{rnd.randint(1000, 9999)}\n" for _ in range(20000))
+    out.append(Sample("orders.csv", ("order_id,date,amount,sku\n" + rows).encode(), 0, {}, bulk=False))
+    ids = "".join(f"{rnd.randint(10**11, 10**12 - 1)}\n" for _ in range(20000))
+    out.append(Sample("ids.txt", ids.encode(), 0, {}, bulk=False))
+    corp = [(corporate_number(rnd), landline(rnd)) for _ in range(3000)]
+    companies = "".join(f"株式会社{fake.last_name()}{rnd.choice(['商事', '工業', '製作所', '物産'])},"
+                        f"{cn},{tel},{fake.address().split()[0]}\n" for cn, tel in corp)
+    # company phones and corporate numbers are real findings; they just are not persons
+    out.append(Sample("companies.csv", ("会社名,法人番号,代表電話,所在地\n" + companies).encode(), 0,
+                      {"phone": {phone_key(t) for _c, t in corp}, "corporate_number": {c for c, _t in corp}},
+                      bulk=False))
+    postal = "".join(f"{rnd.randint(100, 999)}-{rnd.randint(0, 9999):04d},{fake.prefecture()},{fake.city()},"
+                     f"{fake.town()}\n" for _ in range(20000))
+    out.append(Sample("postal-master.csv", ("郵便番号,都道府県,市区町村,町域\n" + postal).encode("cp932"), 0, {},
+                      bulk=False))
+    log = "".join(f"10.{rnd.randint(0, 255)}.{rnd.randint(0, 255)}.{rnd.randint(1, 254)} - - "
+                  f"[27/Nov/2026:10:{rnd.randint(0, 59):02d}:{rnd.randint(0, 59):02d} +0900] "
+                  f"\"GET /api/v1/items/{rnd.randint(1, 10**9)} HTTP/1.1\" 200 {rnd.randint(100, 99999)}\n"
+                  for _ in range(20000))
+    out.append(Sample("access.log", log.encode(), 0, {}, bulk=False))
+    code = "\n".join(p.read_text() for p in sorted(_REPO.glob("dlp/**/*.py")))
+    out.append(Sample("source.py", code.encode(), 0, {}, bulk=False))
+    out.append(Sample("random.bin", rnd.randbytes(2_000_000), 0, {}, bulk=False))
+    prose = "\n".join(fake.text(400) for _ in range(500))
+    out.append(Sample("prose-ja.txt", prose.encode(), 0, {}, bulk=False))
+    return out
+
+
+def benign_corpus(size: int, seed: int = 13) -> bytes:
+    """About ``size`` bytes of ordinary text without personal data: Japanese and English prose,
+    access logs, order records and source code, in blocks, for throughput measurements."""
+    rnd = random.Random(seed)
+    ja, en = Faker("ja_JP"), Faker("en_US")
+    Faker.seed(seed)
+    blocks = [
+        "\n".join(ja.text(400) for _ in range(200)),
+        "\n".join(en.text(400) for _ in range(200)),
+        "".join(f"10.0.{rnd.randint(0, 255)}.{rnd.randint(1, 254)} - - [27/Nov/2026:10:{rnd.randint(0, 59):02d}:"
+                f"{rnd.randint(0, 59):02d} +0900] \"GET /static/app.{rnd.randint(1, 999)}.js HTTP/1.1\" 200 "
+                f"{rnd.randint(100, 99999)}\n" for _ in range(2000)),
+        "".join(f"{rnd.randint(10**7, 10**8)},2026-11-{rnd.randint(1, 28):02d},{rnd.randint(100, 9999)},"
+                f"SKU-{rnd.randint(1000, 9999)}\n" for _ in range(2000)),
+        "\n".join(p.read_text() for p in sorted(_REPO.glob("dlp/**/*.py"))),
+    ]
+    encoded = [b.encode() for b in blocks]
+    out = bytearray()
+    i = 0
+    while len(out) < size:
+        out += encoded[i % len(encoded)]
+        i += 1
+    return bytes(out[:size])

@@ -24,31 +24,49 @@ def _tagger() -> fugashi.Tagger:
 
 
 def names_in(text: str) -> list[tuple[int, str]]:
-    """(offset, name) for each personal name: a surname followed by a given name, or a
-    surname directly followed by an honorific (山田様)."""
+    """(offset, name) for each personal name: a surname and the given name after it (UniDic
+    splits rarer given names such as 聡太郎 or 七夏 into pieces, so the pieces up to an
+    honorific, a particle, punctuation or a space are joined), or a surname directly
+    followed by an honorific (山田様)."""
     text = text[:MAX_CHARS]
-    words = [(w.surface, w.feature.pos3, w.feature.pos4, w.white_space) for w in _tagger()(text)]
-    out: list[tuple[int, str]] = []
+    words = []
     pos = 0
-    offsets = []
-    for surface, _p3, _p4, ws in words:
-        pos += len(ws)
-        offsets.append(pos)
-        pos += len(surface)
+    for w in _tagger()(text):
+        pos += len(w.white_space)
+        words.append((pos, w.surface, w.feature.pos1, w.feature.pos3, w.feature.pos4, bool(w.white_space)))
+        pos += len(w.surface)
+    out: list[tuple[int, str]] = []
     i = 0
     while i < len(words):
-        surface, p3, p4, _ws = words[i]
-        if p3 == "人名" and p4 == "姓":
-            nxt = words[i + 1] if i + 1 < len(words) else None
-            if nxt and nxt[1] == "人名" and nxt[2] == "名":
-                sep = " " if nxt[3] else ""
-                out.append((offsets[i], f"{surface}{sep}{nxt[0]}"))
-                i += 2
-                continue
-            if nxt and nxt[0] in HONORIFICS:
-                out.append((offsets[i], surface))
+        off, surface, _p1, p3, p4, _ws = words[i]
+        if not (p3 == "人名" and p4 == "姓"):
+            i += 1
+            continue
+        j = i + 1
+        given: list[str] = []
+        tagged = False
+        while j < len(words) and len(given) < 3:
+            _o, sf, p1, q3, _q4, ws = words[j]
+            if (given and ws) or sf in HONORIFICS or p1 in ("助詞", "補助記号", "助動詞") or not _KANJI_KANA(sf):
+                break
+            given.append(sf)
+            tagged = tagged or q3 == "人名"
+            j += 1
+        name = "".join(given)
+        ends_well = j >= len(words) or words[j][1] in HONORIFICS or words[j][5] or words[j][2] == "補助記号"
+        if name and len(name) <= 4 and (tagged or ends_well):
+            sep = " " if words[i + 1][5] else ""
+            out.append((off, f"{surface}{sep}{name}"))
+            i = j
+            continue
+        if i + 1 < len(words) and words[i + 1][1] in HONORIFICS:
+            out.append((off, surface))
         i += 1
     return out
+
+
+def _KANJI_KANA(s: str) -> bool:  # noqa: N802 - reads as a predicate on the token
+    return all("\u3040" <= c <= "\u30ff" or "\u4e00" <= c <= "\u9fff" or c == "々" for c in s)
 
 
 def has_name(value: str) -> bool:

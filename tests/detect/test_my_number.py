@@ -92,7 +92,8 @@ def test_labels_match(header):
     assert my_number.LABELS.search(header)
 
 
-@pytest.mark.parametrize("header", ["電話番号", "注文番号", "郵便番号", "会員番号", "法人番号", "number", "enemy_number"])
+@pytest.mark.parametrize("header", ["電話番号", "注文番号", "郵便番号", "会員番号", "法人番号", "number",
+                                    "enemy_number"])
 def test_labels_do_not_match_other_headers(header):
     assert not my_number.LABELS.search(header)
 
