@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from synthetic import benign_bytes, people, resident_csv  # noqa: E402
+from synthetic import benign_corpus, people, resident_csv  # noqa: E402
 
 from dlp.config import load_policy  # noqa: E402
 from dlp.engine import scan  # noqa: E402
@@ -45,7 +45,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     residents = resident_csv(people(31429))
     (out / "residents.csv").write_bytes(residents)
-    text = benign_bytes(50 * 10**6)
+    text = benign_corpus(50 * 10**6)
     (out / "text50mb.txt").write_bytes(text)
     report: dict[str, object] = {}
     report["residents_engine_s"] = engine_seconds(residents)

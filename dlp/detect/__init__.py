@@ -22,6 +22,11 @@ and one of the two ways to scan free (folded) text:
     is the matched text with its separators, ``digits`` its digits only, ``text[start:end]``
     the token in the folded text (for context checks).
 
+Optional: ``GATE: tuple[str, ...]``: ``find`` runs only on a text that contains one of these
+substrings (a cheap test for detectors that need a label anyway); and
+``near(text, offsets) -> Iterator[tuple[int, Finding]]``: called with the offsets of the other
+detectors' findings, for values recognised only beside other personal data (names).
+
 A ``Finding`` carries ``key`` (normalised, for counting; never logged), ``masked`` (for
 evidence) and ``identifies`` (True when the value names a natural person on its own).
 """

@@ -16,35 +16,51 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-_RUN = re.compile(r"[0-9][0-9()./ -]{5,}[0-9]\)?")
-_NON_DIGITS = str.maketrans("", "", " -./()+")
+# A run of digits and separators (- / ( ) and ") "), or three to five groups of digits
+# separated by single spaces (4111 1111 1111 1111, 090 1234 5678). Dots are not separators:
+# they make IP addresses and version numbers, not identifiers. The lookahead rejects short
+# numbers before the alternation is tried.
+_RUN = re.compile(
+    r"[0-9](?=[0-9()/ -]{6})(?:[0-9]{1,3}(?: [0-9]{2,7}){2,4}|(?:[0-9()/-]|\) ){5,}[0-9]\)?)"
+)
+_NON_DIGITS = str.maketrans("", "", " -/()+")
 _ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
-def tokens(text: str) -> Iterator[tuple[str, str, int, int]]:
-    """Yield (token, digits, start, end) for number-like tokens in folded text."""
+def tokens(text: str, lengths: frozenset[int] | None = None) -> Iterator[tuple[str, str, int, int]]:
+    """Yield (token, digits, start, end) for number-like tokens in folded text; with
+    ``lengths``, only tokens (or space-separated pieces) whose digit count is wanted."""
     alnum = _ALNUM
     strip = _NON_DIGITS
+    size = len(text)
     for m in _RUN.finditer(text):
-        start, end = m.span()
-        if start and text[start - 1] in alnum:
-            continue  # part of an identifier such as A123456789 or a longer word
-        if end < len(text) and text[end] in alnum:
-            continue
         tok = m.group()
-        if start >= 1 and text[start - 1] == "(":
-            start -= 1
-            tok = "(" + tok
-        plus = text.rfind("+", max(0, start - 5), start)
-        if plus >= 0 and all(c.isdigit() or c in " -" for c in text[plus + 1:start]):
-            tok = text[plus:end]
-            start = plus
-        yield tok, tok.translate(strip), start, end
-        if " " in tok and tok[0] != "+":  # after +CC the groups belong to one number
+        if lengths is not None and tok.isdigit() and len(tok) not in lengths:
+            continue  # the commonest case: a plain number nobody wants (an order id)
+        start, end = m.span()
+        if (start and text[start - 1] in alnum) or (end < size and text[end] in alnum):
+            continue  # part of an identifier such as A123456789 or a longer word
+        digits = tok if tok.isdigit() else tok.translate(strip)
+        if start and text[start - 1] in "(+ -":
+            if text[start - 1] == "(":
+                start -= 1
+                tok = "(" + tok
+            elif "+" in text[max(0, start - 5):start]:
+                plus = text.rfind("+", max(0, start - 5), start)
+                if all(c.isdigit() or c in " -" for c in text[plus + 1:start]):
+                    tok = text[plus:end]
+                    start = plus
+                    digits = tok.translate(strip)
+                    if lengths is None or len(digits) in lengths:
+                        yield tok, digits, start, end
+                    continue  # after +CC the groups belong to one number
+        if lengths is None or len(digits) in lengths:
+            yield tok, digits, start, end
+        if " " in tok:
             offset = 0
             for piece in tok.split(" "):
                 if len(piece) >= 4:
-                    digits = piece.translate(strip)
-                    if digits:
-                        yield piece, digits, start + offset, start + offset + len(piece)
+                    pd = piece.translate(strip)
+                    if pd and (lengths is None or len(pd) in lengths):
+                        yield piece, pd, start + offset, start + offset + len(piece)
                 offset += len(piece) + 1

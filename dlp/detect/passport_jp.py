@@ -19,6 +19,8 @@ from dlp.model import Finding
 
 ID = "passport_jp"
 LABELS = regex.compile(r"旅券|パスポート|passport", regex.IGNORECASE)
+GATE = ("旅券", "パスポート", "assport", "ASSPORT")
+"""A passport number needs its label nearby, so texts without one are skipped."""
 PATTERN = regex.compile(r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{7}(?![A-Za-z0-9])")
 _CELL = regex.compile(r"[A-Z]{2}[0-9]{7}")
 _SEPARATORS = str.maketrans("", "", " -")

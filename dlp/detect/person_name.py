@@ -3,9 +3,10 @@
 - A name column (氏名, フリガナ, full_name...) or key: the cell is a name if it looks like one.
   A bare ``name`` key is weaker evidence (product and file names are "name" too): the value
   must then read as a person's name (two capitalised words, or UniDic tags a 人名 in it).
-- Free text: an inline label (``氏名：山田 太郎``), or a surname + given name that UniDic
-  recognises on a line that already carries other personal data (a phone, an e-mail, a
-  postcode) - running the analyser on every line of a 50 MB upload would be too slow.
+- Free text: an inline label (``氏名：山田 太郎``, ``find``), or a surname + given name that
+  UniDic recognises on a line that already carries other personal data (a phone, an
+  e-mail, an address: ``near``, called by the scanner with the offsets of those findings);
+  running the analyser on every line of a 50 MB upload would be far too slow.
 
 A name is the identifier that makes a record a person. Company names (株式会社…, Inc.)
 are not persons and are rejected even in a name column.
@@ -14,7 +15,7 @@ are not persons and are rejected even in a name column.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 import regex
@@ -36,9 +37,6 @@ WEAK_LABELS = regex.compile(r"^name$", regex.IGNORECASE)
 # stdlib re for the two whole-text passes: its literal-prefix search is several times faster.
 INLINE = re.compile(r"(?:氏名|お名前|名前|Name)\s*[:：]\s*(\S{1,20}(?:[ 　]\S{1,20})?)")
 # Lines worth analysing: they carry something personal already (an e-mail, a phone or postcode).
-# A single character class keeps the pass at hundreds of MB/s; a hyphen counts only inside a
-# number (090-1234-5678, 100-0001), checked in Python.
-TRIGGER = re.compile(r"[@〒様殿-]")
 _LETTER = r"\p{Han}\p{Hiragana}\p{Katakana}ー・゛゜\p{Latin}"
 _NAME_CHARS = regex.compile(rf"^[{_LETTER}][{_LETTER} .'-]{{0,39}}$")
 _JA_FULL_NAME = regex.compile(r"^(?:\p{Han}{1,4} \p{Han}{1,4}|\p{Katakana}{2,8} \p{Katakana}{2,8}|\p{Hiragana}{2,8} \p{Hiragana}{2,8})$")
@@ -90,27 +88,39 @@ def check_weak(value: str) -> Finding | None:
     return f if _JA_FULL_NAME.match(v) or morph.has_name(v) else None
 
 
+LINES_ABOVE = 3
+GATE = ("名", "Name")
+"""``find`` only runs on texts containing one of these (its labels)."""
+
+
 def find(text: str) -> Iterator[tuple[int, Finding]]:
-    """Names in free text: inline labels, and analysed names on lines with other personal data."""
+    """Names introduced by an inline label (氏名：山田 太郎) in free text."""
+    for m in INLINE.finditer(text):
+        f = check(m.group(1))
+        if f:
+            yield m.start(1), f
+
+
+def near(text: str, offsets: Iterable[int]) -> Iterator[tuple[int, Finding]]:
+    """Names that UniDic recognises on the lines holding ``offsets`` (where other personal
+    data was found: a name beside a phone or an e-mail address is a person's), and on up to
+    ``LINES_ABOVE`` lines above them in the same paragraph (a letter's addressee, a
+    signature's name line)."""
     seen_lines: set[int] = set()
-    labelled: set[int] = set()
-    if "名" in text or "Name" in text:
-        for m in INLINE.finditer(text):
-            f = check(m.group(1))
-            if f:
-                labelled.add(m.start(1))
-                yield m.start(1), f
-    for m in TRIGGER.finditer(text):
-        at = m.start()
-        if text[at] == "-" and not (at and text[at - 1].isdigit() and text[at + 1:at + 4].isdigit()):
-            continue
+    for at in offsets:
         line_start = text.rfind("\n", 0, at) + 1
-        if line_start in seen_lines:
-            continue
-        seen_lines.add(line_start)
-        line_end = text.find("\n", m.start())
-        line = text[line_start:line_end if line_end >= 0 else len(text)]
-        for off, name in morph.names_in(line):
-            f = check(name)
-            if f and line_start + off not in labelled:
-                yield line_start + off, f
+        for _ in range(LINES_ABOVE + 1):
+            if line_start in seen_lines:
+                break
+            seen_lines.add(line_start)
+            line_end = text.find("\n", line_start)
+            line = text[line_start:line_end if line_end >= 0 else len(text)]
+            if not line.strip():
+                break  # a blank line ends the paragraph
+            for off, name in morph.names_in(line):
+                f = check(name)
+                if f:
+                    yield line_start + off, f
+            if line_start == 0:
+                break
+            line_start = text.rfind("\n", 0, line_start - 1) + 1

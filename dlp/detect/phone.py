@@ -16,7 +16,7 @@ from dlp.model import Finding
 
 ID = "phone"
 LABELS = regex.compile(r"電話|携帯|TEL|phone|mobile|FAX|連絡先|ﾃﾞﾝﾜ|でんわ|ケータイ", regex.IGNORECASE)
-DIGIT_LENGTHS = frozenset(range(8, 16))
+DIGIT_LENGTHS = frozenset(range(9, 16))  # JP: 10-11; with +country code: 9-15
 _SHAPE = regex.compile(r"(?:\+\d{1,3}[ -]?(?:\(0\))?[ -]?)?\(?\d{1,5}\)?(?:[ -]?\(?\d{1,5}\)?){0,3}")
 _SEPARATORS = str.maketrans("", "", " -()")
 

@@ -55,7 +55,9 @@ class DetectorSet:
             for n in getattr(m, "DIGIT_LENGTHS", ()):
                 by_len.setdefault(n, []).append(m)
         self.by_len = {n: tuple(ms) for n, ms in by_len.items()}
+        self.lengths = frozenset(self.by_len)
         self.textual = tuple(m for m in self.modules if hasattr(m, "find"))
+        self.names = next((m for m in self.modules if hasattr(m, "near")), None)
         self._labels: dict[str | None, Column] = {None: None}
 
     def for_label(self, label: str | None) -> Column:
@@ -80,23 +82,32 @@ class DetectorSet:
         module, weak = column
         return module.check_weak(value) if weak else module.check(value)
 
-    def text_hits(self, text: str) -> list[tuple[int, Finding]]:
-        """Every validated value in folded ``text``, with its offset."""
+    def text_hits(self, text: str, names: bool = True) -> list[tuple[int, Finding]]:
+        """Every validated value in folded ``text``, with its offset. ``names=False`` skips
+        name finding in free text (table rows get their name columns from typing instead)."""
         hits: list[tuple[int, Finding]] = []
         by_len = self.by_len
         if by_len:
-            for tok, digits, start, end in numbers.tokens(text):
+            for tok, digits, start, end in numbers.tokens(text, self.lengths):
                 for m in by_len.get(len(digits), ()):
                     f = m.from_number(tok, digits, text, start, end)
                     if f is not None:
                         hits.append((start, f))
         for m in self.textual:
-            hits.extend(m.find(text))
+            gate = getattr(m, "GATE", None)
+            if gate and not any(g in text for g in gate):
+                continue  # cheap substring test: its labels are nowhere in the text
+            if names or m.ID != "person_name":
+                hits.extend(m.find(text))
+        if names and self.names is not None and hits:
+            labelled = {off for off, f in hits if f.detector == "person_name"}
+            hits.extend((off, f) for off, f in self.names.near(text, [off for off, _f in hits])
+                        if off not in labelled)
         return hits
 
     # -- structured items ------------------------------------------------------------------
 
-    def _fields(self, fields: Iterable[tuple[Column, str]]) -> RecordFindings:
+    def _fields(self, fields: Iterable[tuple[Column, str]], names: bool = True) -> RecordFindings:
         findings: list[Finding] = []
         other: list[str] = []
         loose: list[str] = []
@@ -114,7 +125,7 @@ class DetectorSet:
             other.append(text.strip())
             loose.append(text)
         if loose:
-            findings.extend(f for _off, f in self.text_hits("\n".join(loose)))
+            findings.extend(f for _off, f in self.text_hits("\n".join(loose), names))
         digest = hashlib.blake2b("\x1f".join(other).encode(), digest_size=12).hexdigest()
         return RecordFindings(tuple(findings), digest)
 
@@ -133,7 +144,7 @@ class DetectorSet:
                 if not row:
                     continue
                 cols = columns if len(row) <= n else columns + [None] * (len(row) - n)
-                yield self._fields(zip(cols, row, strict=False))
+                yield self._fields(zip(cols, row, strict=False), names=False)
 
     def _column(self, header: tuple[str | None, ...], i: int, sample: list[list[str]]) -> Column:
         if i < len(header) and header[i]:
