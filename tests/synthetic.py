@@ -88,6 +88,7 @@ class Sample:
     persons: int                                   # distinct persons it carries
     truth: dict[str, set[str]]                     # detector id → normalised keys inserted
     bulk: bool = True
+    unscored: frozenset[str] = frozenset()         # detectors whose findings here are not known
 
 
 def phone_key(phone: str) -> str:
@@ -169,11 +170,12 @@ def benign_samples(seed: int = 12) -> list[Sample]:
     # company phones and corporate numbers are real findings; they just are not persons
     out.append(Sample("companies.csv", ("会社名,法人番号,代表電話,所在地\n" + companies).encode(), 0,
                       {"phone": {phone_key(t) for _c, t in corp}, "corporate_number": {c for c, _t in corp}},
-                      bulk=False))
+                      bulk=False, unscored=frozenset({"address", "postal_code"})))
     postal = "".join(f"{rnd.randint(100, 999)}-{rnd.randint(0, 9999):04d},{fake.prefecture()},{fake.city()},"
                      f"{fake.town()}\n" for _ in range(20000))
+    # random codes: the ones that exist are real postcode findings, unknown to the generator
     out.append(Sample("postal-master.csv", ("郵便番号,都道府県,市区町村,町域\n" + postal).encode("cp932"), 0, {},
-                      bulk=False))
+                      bulk=False, unscored=frozenset({"postal_code", "address"})))
     log = "".join(f"10.{rnd.randint(0, 255)}.{rnd.randint(0, 255)}.{rnd.randint(1, 254)} - - "
                   f"[27/Nov/2026:10:{rnd.randint(0, 59):02d}:{rnd.randint(0, 59):02d} +0900] "
                   f"\"GET /api/v1/items/{rnd.randint(1, 10**9)} HTTP/1.1\" 200 {rnd.randint(100, 99999)}\n"

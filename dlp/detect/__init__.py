@@ -27,6 +27,9 @@ substrings (a cheap test for detectors that need a label anyway); and
 ``near(text, offsets) -> Iterator[tuple[int, Finding]]``: called with the offsets of the other
 detectors' findings, for values recognised only beside other personal data (names).
 
+``TYPED_BY_CONTENT = False`` keeps a detector from typing an unlabelled table column by its
+values (a column of dates is not a column of birth dates).
+
 A ``Finding`` carries ``key`` (normalised, for counting; never logged), ``masked`` (for
 evidence) and ``identifies`` (True when the value names a natural person on its own).
 """

@@ -24,6 +24,8 @@ from dlp.detect.context import WINDOW, near
 from dlp.model import Finding
 
 ID = "bank_account_jp"
+TYPED_BY_CONTENT = False
+"""A column is this kind only when its header says so: any column of seven-digit numbers would pass."""
 LABELS = regex.compile(
     r"口座(?!名義|名|種別|種目|区分)|振込先|bank[ _-]?account|account[ _-]?(?:number|no(?![a-z]))",
     regex.IGNORECASE,

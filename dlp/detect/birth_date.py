@@ -4,8 +4,9 @@ A date alone is no personal data: documents are full of dates. A date counts whe
 header names it (生年月日, 誕生日, birth, DOB; then ``check`` sees the cell), or in free text
 when a birth label stands just before it (``生年月日：昭和60年4月1日``, a header on the line
 above), or just after it (``1985年4月1日生まれ``, ``…日生``), or an age follows (``(39歳)``).
-A label names the first date after it: in ``生年月日 1985/4/1 入社日 2010/4/1`` only the
-first date is a birth date.
+A label names the first date after it on a line: in ``生年月日 1985/4/1 入社日 2010/4/1``
+only the first date is a birth date; under a header line ``生年月日 入社日`` the first date
+of each row is.
 
 Era dates are checked against the era's real span (昭和 has no year 65; 平成元年 starts on
 1989-01-08), every date against the calendar and a plausible birth range (1900 to today).
@@ -29,11 +30,16 @@ import regex
 from dlp.model import Finding
 
 ID = "birth_date"
+TYPED_BY_CONTENT = False
+"""A column is this kind only when its header says so: any column of dates would pass (order dates, log times)."""
 LABELS = regex.compile(
     r"生年月日|誕生日|生まれ|生年|(?<!(?:place|country|city) of )birth(?![ _-]?(?:place|country|city))|"
     r"(?<![a-z])d\.?o\.?b(?![a-z])|(?<![a-z])born(?![a-z])|たんじょうび|せいねんがっぴ",
     regex.IGNORECASE,
 )
+GATE = ("生", "歳", "birth", "Birth", "BIRTH", "DOB", "dob", "DoB", "D.O.B", "d.o.b", "born", "Born", "BORN",
+        "たんじょうび", "せいねんがっぴ")
+"""Every context rule needs one of these in the text (the scanner skips ``find`` otherwise)."""
 WINDOW_BEFORE = 40
 """Characters before a date searched for its label (a header on the line above counts)."""
 WINDOW_AFTER = 20
@@ -69,12 +75,14 @@ _DATE = regex.compile(
     """,
     regex.VERBOSE,
 )
-_CONTEXT = regex.compile(LABELS.pattern, regex.IGNORECASE)
-_CUE = regex.compile(r"生|歳|birth|d\.?o\.?b|born", regex.IGNORECASE)
-"""Every context rule needs one of these somewhere in the text: a cheap first test."""
-_AFTER = regex.compile(r"\s?(?:生(?!年)|[(（]?\s?(?:満\s?)?[0-9]{1,3}\s?歳)")
-"""Directly after a date: 生 (``1985年4月1日生``) or an age (``(39歳)``)."""
-_CELL_SUFFIX = regex.compile(r"\s*(?:生まれ|生|[(（]\s*(?:満\s*)?[0-9]{1,3}\s*歳\s*[)）])?\s*")
+_AFTER = regex.compile(
+    r"\s?(?:生まれ|生(?![\p{Han}\p{Hiragana}\p{Katakana}])|[(（]?\s?(?:満\s?)?[0-9]{1,3}\s?歳)"
+)
+"""Directly after a date: 生 (``1985年4月1日生``, not ``…日生産``) or an age (``(39歳)``)."""
+_CELL_SUFFIX = regex.compile(
+    r"(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?\s*(?:生まれ|生|[(（]\s*(?:満\s*)?[0-9]{1,3}\s*歳\s*[)）])?\s*"
+)
+"""What may follow the date in a cell: a midnight time (spreadsheet exports), 生, an age."""
 
 
 def _number(s: str) -> int | None:
@@ -122,24 +130,22 @@ def _finding(d: datetime.date) -> Finding:
 
 
 def _labelled(text: str, start: int, end: int) -> bool:
-    """A birth label names this date: before it (nothing date-like between), after it on its
-    line, or 生 / an age directly after it."""
+    """A birth label names this date: before it (with no other date between them on this
+    date's line), after it on its line, or 生 / an age directly after it."""
     if _AFTER.match(text, end):
         return True
-    label = None
-    for label in _CONTEXT.finditer(text, max(0, start - WINDOW_BEFORE), start):
-        pass
-    if label is not None and not _DATE.search(text, label.end(), start):
-        return True
+    labels = list(LABELS.finditer(text, max(0, start - WINDOW_BEFORE), start))
+    if labels:
+        line_start = text.rfind("\n", 0, start) + 1
+        if not _DATE.search(text, max(labels[-1].end(), line_start), start):
+            return True
     line_end = text.find("\n", end, end + WINDOW_AFTER)
-    after = _CONTEXT.search(text, end, line_end if line_end >= 0 else end + WINDOW_AFTER)
+    after = LABELS.search(text, end, line_end if line_end >= 0 else end + WINDOW_AFTER)
     return after is not None and not _DATE.search(text, end, after.start())
 
 
 def find(text: str) -> Iterator[tuple[int, Finding]]:
     """Yield (offset, finding) for every real date that a birth label or position names."""
-    if not _CUE.search(text):
-        return
     for m in _DATE.finditer(text):
         d = _date(m)
         if d is not None and _labelled(text, m.start(), m.end()):

@@ -16,11 +16,13 @@ from dlp.model import Finding
 
 ID = "credit_card"
 LABELS = regex.compile(
-    r"カード番号|^クレジットカード$|card[ _-]?(?:no|num(?:ber)?s?|#)(?![a-z])|^credit[ _-]?card$|^(?:cc|pan)$|"
+    r"(?<!マイナンバー|個人番号|ポイント|診察|会員|社員|職員|学生)カード番号|^クレジットカード$|"
+    r"card[ _-]?(?:no|num(?:ber)?s?|#)(?![a-z])|^credit[ _-]?card$|^(?:cc|pan)$|"
     r"(?<![a-z])cc[ _-]?(?:no|num(?:ber)?)(?![a-z])",
     regex.IGNORECASE,
 )
-"""Names the number column only (not 'card holder', 'card type', クレジットカード名義)."""
+"""Names the number column only (not 'card holder', 'card type', クレジットカード名義,
+マイナンバーカード番号 or a point card's number)."""
 DIGIT_LENGTHS = frozenset(range(13, 20))
 
 # (first digits from, to, inclusive; compared on the same number of leading digits), lengths
@@ -71,17 +73,26 @@ def _finding(token: str, digits: str) -> Finding | None:
     return Finding(ID, digits, digits_keep_last(digits), identifies=True)
 
 
+def _ascii_alnum(c: str) -> bool:
+    return c.isascii() and c.isalnum()
+
+
 def _isolated(text: str, start: int, end: int) -> bool:
-    """Not part of a longer code, a decimal fraction or a dotted/hyphenated identifier."""
+    """Not part of a longer code, a decimal fraction or a dotted/hyphenated identifier
+    (Japanese letters may touch it: ``住所は100-0001``)."""
     before = text[start - 1] if start > 0 else " "
     after = text[end] if end < len(text) else " "
-    if before.isalnum() or before in "._-+/" or after.isalnum() or after in "_-/":
+    if _ascii_alnum(before) or before in "._-+/" or _ascii_alnum(after) or after in "_-/":
         return False
     return not (after == "." and text[end + 1:end + 2].isdigit())
 
 
 def from_number(token: str, digits: str, text: str, start: int, end: int) -> Finding | None:
     """A number-like token from the scanner: a card if grouping, issuer, length and Luhn fit."""
+    if token.startswith("("):                # the scanner keeps a bracket around a number
+        token, start = token[1:], start + 1
+    if token.endswith(")"):
+        token, end = token[:-1], end - 1
     if not _isolated(text, start, end):
         return None
     return _finding(token, digits)

@@ -65,7 +65,7 @@ def names_in(text: str) -> list[tuple[int, str]]:
     return out
 
 
-def _KANJI_KANA(s: str) -> bool:  # noqa: N802 - reads as a predicate on the token
+def _KANJI_KANA(s: str) -> bool:
     return all("\u3040" <= c <= "\u30ff" or "\u4e00" <= c <= "\u9fff" or c == "々" for c in s)
 
 

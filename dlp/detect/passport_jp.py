@@ -18,6 +18,8 @@ from dlp.detect.mask import keep_ends
 from dlp.model import Finding
 
 ID = "passport_jp"
+TYPED_BY_CONTENT = False
+"""Typed only by a header: product and booking codes share the two-letters-seven-digits shape."""
 LABELS = regex.compile(r"旅券|パスポート|passport", regex.IGNORECASE)
 GATE = ("旅券", "パスポート", "assport", "ASSPORT")
 """A passport number needs its label nearby, so texts without one are skipped."""

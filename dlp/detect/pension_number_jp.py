@@ -19,6 +19,8 @@ from dlp.model import Finding
 
 ID = "pension_number_jp"
 _LABEL = r"(?:基礎)?年金(?:手帳)?の?番号|(?:basic[ _-]?)?pension[ _-]?(?:number|no(?![a-z])|num(?![a-z])|id(?![a-z]))"
+TYPED_BY_CONTENT = False
+"""A column is this kind only when its header says so: any column of ten-digit numbers would pass (no check digit)."""
 LABELS = regex.compile(_LABEL, regex.IGNORECASE)
 DIGIT_LENGTHS = frozenset({10})
 _GROUPED = regex.compile(r"\d{4}[ -]\d{6}")

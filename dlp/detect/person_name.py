@@ -39,7 +39,9 @@ INLINE = re.compile(r"(?:氏名|お名前|名前|Name)\s*[:：]\s*(\S{1,20}(?:[ 
 # Lines worth analysing: they carry something personal already (an e-mail, a phone or postcode).
 _LETTER = r"\p{Han}\p{Hiragana}\p{Katakana}ー・゛゜\p{Latin}"
 _NAME_CHARS = regex.compile(rf"^[{_LETTER}][{_LETTER} .'-]{{0,39}}$")
-_JA_FULL_NAME = regex.compile(r"^(?:\p{Han}{1,4} \p{Han}{1,4}|\p{Katakana}{2,8} \p{Katakana}{2,8}|\p{Hiragana}{2,8} \p{Hiragana}{2,8})$")
+_JA_FULL_NAME = regex.compile(
+    r"^(?:\p{Han}{1,4} \p{Han}{1,4}|\p{Katakana}{2,8} \p{Katakana}{2,8}|\p{Hiragana}{2,8} \p{Hiragana}{2,8})$"
+)
 _WESTERN = regex.compile(r"^\p{Lu}[\p{Ll}'-]+(?: \p{Lu}\.?)?(?: \p{Lu}[\p{Ll}'-]+){1,2}$")
 _ORG = regex.compile(
     r"株式会社|有限会社|合同会社|合資会社|合名会社|一般社団|一般財団|公益|社団法人|財団法人|医療法人|"

@@ -157,7 +157,7 @@ class DetectorSet:
         need = max(3, TYPING_SHARE * len(values))
         best: tuple[int, ModuleType] | None = None
         for m in self.modules:
-            if m.ID == "person_name":
+            if m.ID == "person_name" or not getattr(m, "TYPED_BY_CONTENT", True):
                 continue
             ok = sum(1 for v in values if m.check(v) is not None)
             if ok >= need and (best is None or ok > best[0]):

