@@ -34,14 +34,21 @@ class PersonCounter:
 
     def add(self, rec: RecordFindings) -> bool:
         """Add one record; return True when it describes a person."""
-        names = sorted({f.key for f in rec.findings if f.detector == NAME})
-        strong = {(f.detector, f.key) for f in rec.findings if f.identifies and f.detector != NAME}
+        names: list[str] = []
+        strong: list[tuple[str, ...]] = []
+        quasi: list[tuple[str, str]] = []
+        for f in rec.findings:  # one pass: this runs for every row of a 30,000-row list
+            if f.detector == NAME:
+                names.append(f.key)
+            elif f.identifies:
+                strong.append((f.detector, f.key))
+            else:
+                quasi.append((f.detector, f.key))
         if not names and not strong:
             return False
-        quasi = {(f.detector, f.key) for f in rec.findings if not f.identifies}
-        links: list[tuple[str, ...]] = list(strong)
+        links: list[tuple[str, ...]] = strong
         if names:
-            name = "|".join(names)
+            name = names[0] if len(names) == 1 else "|".join(sorted(set(names)))
             if quasi:
                 links.extend(("name+", name, d, k) for d, k in quasi)
             elif not strong:

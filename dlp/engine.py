@@ -45,11 +45,15 @@ def scan(transfer: Transfer, limits: InspectSettings, enabled: frozenset[str],
     def take(rec: RecordFindings) -> None:
         counter.add(rec)
         for f in rec.findings:
-            seen = keys.setdefault(f.detector, set())
+            seen = keys.get(f.detector)
+            if seen is None:
+                seen = keys[f.detector] = set()
             if f.key not in seen:
                 seen.add(f.key)
-                samples = evidence.setdefault(f.detector, [])
-                if len(samples) < EVIDENCE_SAMPLES and f.masked not in samples:
+                samples = evidence.get(f.detector)
+                if samples is None:
+                    evidence[f.detector] = [f.masked]
+                elif len(samples) < EVIDENCE_SAMPLES and f.masked not in samples:
                     samples.append(f.masked)
 
     try:

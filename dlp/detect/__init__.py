@@ -27,6 +27,9 @@ substrings (a cheap test for detectors that need a label anyway); and
 ``near(text, offsets) -> Iterator[tuple[int, Finding]]``: called with the offsets of the other
 detectors' findings, for values recognised only beside other personal data (names).
 
+``fast_check(value) -> Finding | None``: a shape-only check for the cells of a column whose
+sampled cells nearly all passed ``check`` (for detectors whose full check is expensive).
+
 ``TYPED_BY_CONTENT = False`` keeps a detector from typing an unlabelled table column by its
 values (a column of dates is not a column of birth dates).
 

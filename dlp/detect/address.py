@@ -261,3 +261,28 @@ def check(value: str) -> Finding | None:
         return None
     _end, key, masked = found
     return Finding(ID, key, masked)
+
+
+_HAS_BLOCK = regex.compile(rf"[0-9]|[{_KANJI_NUM}](?:丁目|番|号)")
+_DASH_RUN = regex.compile(rf"{_DASH}+")
+
+
+def fast_check(value: str) -> Finding | None:
+    """A cell of a trusted address column (its sample validated with ``check``): only the
+    shape is checked (a place name and a block number), because a full parse costs ~25 µs
+    and a resident list has tens of thousands of rows. The key is the folded cell without
+    spaces, dashes as '-', consistent across the column."""
+    places = _places()
+    v = value.replace(" ", "")  # already width-folded by the scanner
+    if "ヶ" in v or "ヵ" in v:
+        v = v.translate(_KE)
+    lead = _POSTCODE_PREFIX.match(v)
+    pos = lead.end() if lead else 0
+    if not _HAS_BLOCK.search(v, pos):
+        return None
+    pm = places.prefectures.match(v, pos)
+    head = pm.group() if pm else ""
+    muni = _longest_name(v, pm.end() if pm else pos, places.anywhere_cell, places.longest)
+    if not head and not muni:
+        return None
+    return Finding(ID, _DASH_RUN.sub("-", v[pos:]), f"{head}{muni or ''}****")

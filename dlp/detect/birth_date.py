@@ -23,6 +23,8 @@ a bare ``19850401`` is only a birth date beside its label, which ``find`` checks
 from __future__ import annotations
 
 import datetime
+import functools
+import re
 from collections.abc import Iterator
 
 import regex
@@ -144,16 +146,40 @@ def _labelled(text: str, start: int, end: int) -> bool:
     return after is not None and not _DATE.search(text, end, after.start())
 
 
+_ANCHOR = re.compile(
+    r"生年月日|誕生日|生まれ|生年|Birth|birth|BIRTH|DOB|dob|DoB|D\.O\.B|d\.o\.b|Born|born|BORN|"
+    r"たんじょうび|せいねんがっぴ|歳|生(?<=[0-9日]生)|生(?<=[0-9日] 生)"
+)
+"""Every way a date can be named a birth date starts from one of these (the labels, 生 after
+a date, an age), so free text is searched for them (rare) rather than for dates (everywhere
+in logs and orders). Literal alternatives only: stdlib ``re`` then scans at ~250 MB/s."""
+_DATE_SPAN = 32
+"""Longest date form in characters (昭和六十年十二月三十一日 and spacing), with margin."""
+
+
 def find(text: str) -> Iterator[tuple[int, Finding]]:
     """Yield (offset, finding) for every real date that a birth label or position names."""
-    for m in _DATE.finditer(text):
-        d = _date(m)
-        if d is not None and _labelled(text, m.start(), m.end()):
-            yield m.start(), _finding(d)
+    windows: list[list[int]] = []
+    for a in _ANCHOR.finditer(text):
+        lo = max(0, a.start() - WINDOW_AFTER - _DATE_SPAN)
+        hi = min(len(text), a.end() + WINDOW_BEFORE + _DATE_SPAN)
+        if windows and lo <= windows[-1][1]:
+            windows[-1][1] = max(windows[-1][1], hi)
+        else:
+            windows.append([lo, hi])
+    done = 0
+    for lo, hi in windows:
+        for m in _DATE.finditer(text, max(lo, done), hi):
+            d = _date(m)
+            if d is not None and _labelled(text, m.start(), m.end()):
+                done = m.end()
+                yield m.start(), _finding(d)
 
 
+@functools.lru_cache(maxsize=65536)
 def check(value: str) -> Finding | None:
-    """A cell labelled as a birth date: one date, optionally followed by 生(まれ) or an age."""
+    """A cell labelled as a birth date: one date, optionally followed by 生(まれ) or an age.
+    Cached: a list of 30,000 people has far fewer distinct birth dates."""
     v = value.strip()
     m = _DATE.match(v)
     if m is None or not _CELL_SUFFIX.fullmatch(v, m.end()):

@@ -32,9 +32,18 @@ SAMPLE_ROWS = 64
 """Rows read ahead to type a table's unlabelled columns."""
 TYPING_SHARE = 0.6
 """Share of a column's sampled cells that must validate for the column to be typed."""
+TRUST_SHARE = 0.9
+"""Share of a labelled column's sampled cells that must pass the full check before the rest
+of the column is checked by shape only (``fast_check``, where a detector offers one)."""
 
 Column = tuple[ModuleType, bool] | None
 """A column's detector and whether its label is weak evidence (a bare ``name``)."""
+
+
+class _Fast(tuple):
+    """A trusted column: (module, False), checked with the module's ``fast_check``."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True)
@@ -78,9 +87,19 @@ class DetectorSet:
         return found
 
     @staticmethod
-    def check(column: tuple[ModuleType, bool], value: str) -> Finding | None:
+    def check(column: tuple[ModuleType, bool] | _Fast, value: str) -> Finding | None:
         module, weak = column
+        if isinstance(column, _Fast):
+            return module.fast_check(value)
         return module.check_weak(value) if weak else module.check(value)
+
+    def _trusted(self, column: Column, i: int, sample: list[list[str]]) -> Column:
+        """A column whose sampled cells nearly all pass the full check is checked by shape."""
+        if column is None or column[1] or not hasattr(column[0], "fast_check"):
+            return column
+        values = [fold(r[i]) for r in sample if i < len(r) and r[i].strip()]
+        ok = sum(1 for v in values if column[0].check(v) is not None)
+        return _Fast((column[0], False)) if values and ok >= TRUST_SHARE * len(values) else column
 
     def text_hits(self, text: str, names: bool = True) -> list[tuple[int, Finding]]:
         """Every validated value in folded ``text``, with its offset. ``names=False`` skips
@@ -137,7 +156,8 @@ class DetectorSet:
         rows = iter(table.rows)
         sample = list(islice(rows, SAMPLE_ROWS))
         width = max((len(r) for r in sample), default=0)
-        columns = [self._column(table.header, i, sample) for i in range(max(width, len(table.header)))]
+        columns = [self._trusted(self._column(table.header, i, sample), i, sample)
+                   for i in range(max(width, len(table.header)))]
         n = len(columns)
         for rows_part in (sample, rows):
             for row in rows_part:
