@@ -181,12 +181,21 @@ def benign_samples(seed: int = 12) -> list[Sample]:
                   f"\"GET /api/v1/items/{rnd.randint(1, 10**9)} HTTP/1.1\" 200 {rnd.randint(100, 99999)}\n"
                   for _ in range(20000))
     out.append(Sample("access.log", log.encode(), 0, {}, bulk=False))
-    code = "\n".join(p.read_text() for p in sorted(_REPO.glob("dlp/**/*.py")))
-    out.append(Sample("source.py", code.encode(), 0, {}, bulk=False))
+    out.append(Sample("source.py", _stdlib_source().encode(), 0, {}, bulk=False))
     out.append(Sample("random.bin", rnd.randbytes(2_000_000), 0, {}, bulk=False))
     prose = "\n".join(fake.text(400) for _ in range(500))
     out.append(Sample("prose-ja.txt", prose.encode(), 0, {}, bulk=False))
     return out
+
+
+def _stdlib_source() -> str:
+    """Ordinary source code: the interpreter's own asyncio, json and collections packages
+    (not Sekimori's, whose docstrings are full of example identifiers)."""
+    import asyncio
+    import collections
+    import json as _json
+    files = [p for pkg in (asyncio, _json, collections) for p in sorted(Path(pkg.__file__).parent.glob("*.py"))]
+    return "\n".join(p.read_text(encoding="utf-8") for p in files)
 
 
 def benign_corpus(size: int, seed: int = 13) -> bytes:
@@ -203,7 +212,7 @@ def benign_corpus(size: int, seed: int = 13) -> bytes:
                 f"{rnd.randint(100, 99999)}\n" for _ in range(2000)),
         "".join(f"{rnd.randint(10**7, 10**8)},2026-11-{rnd.randint(1, 28):02d},{rnd.randint(100, 9999)},"
                 f"SKU-{rnd.randint(1000, 9999)}\n" for _ in range(2000)),
-        "\n".join(p.read_text() for p in sorted(_REPO.glob("dlp/**/*.py"))),
+        _stdlib_source(),
     ]
     encoded = [b.encode() for b in blocks]
     out = bytearray()

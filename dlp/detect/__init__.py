@@ -22,8 +22,9 @@ and one of the two ways to scan free (folded) text:
     is the matched text with its separators, ``digits`` its digits only, ``text[start:end]``
     the token in the folded text (for context checks).
 
-Optional: ``GATE: tuple[str, ...]``: ``find`` runs only on a text that contains one of these
-substrings (a cheap test for detectors that need a label anyway); and
+Optional: ``GATE: tuple[str, ...]``: ``find`` runs only on the text within
+``scanner.GATE_WINDOW`` characters of one of these substrings (for detectors that need a
+label anyway); and
 ``near(text, offsets) -> Iterator[tuple[int, Finding]]``: called with the offsets of the other
 detectors' findings, for values recognised only beside other personal data (names).
 

@@ -39,9 +39,6 @@ LABELS = regex.compile(
     r"(?<![a-z])d\.?o\.?b(?![a-z])|(?<![a-z])born(?![a-z])|たんじょうび|せいねんがっぴ",
     regex.IGNORECASE,
 )
-GATE = ("生", "歳", "birth", "Birth", "BIRTH", "DOB", "dob", "DoB", "D.O.B", "d.o.b", "born", "Born", "BORN",
-        "たんじょうび", "せいねんがっぴ")
-"""Every context rule needs one of these in the text (the scanner skips ``find`` otherwise)."""
 WINDOW_BEFORE = 40
 """Characters before a date searched for its label (a header on the line above counts)."""
 WINDOW_AFTER = 20

@@ -20,20 +20,32 @@ from collections.abc import Iterator
 # separated by single spaces (4111 1111 1111 1111, 090 1234 5678). Dots are not separators:
 # they make IP addresses and version numbers, not identifiers. The lookahead rejects short
 # numbers before the alternation is tried.
-_RUN = re.compile(
-    r"[0-9](?=[0-9()/ -]{6})(?:[0-9]{1,3}(?: [0-9]{2,7}){2,4}|(?:[0-9()/-]|\) ){5,}[0-9]\)?)"
+_BODY = r"(?:[0-9]{1,3}(?: [0-9]{2,7}){2,4}|(?:[0-9()/-]|\) ){5,}[0-9]\)?)"
+_RUN = re.compile(r"(?<![0-9])[0-9](?=[0-9()/ -]{6})" + _BODY)
+# The same, without dates and without plain runs of 7-9 digits (order ids, counters: they
+# are everywhere in logs) unless a label could stand right before them: a Japanese
+# character (〒1000001, 普通 1234567, 郵便番号：1000001) or a colon or # (SSN: 123456789).
+# As plain runs only postcodes, bank accounts and SSNs have those lengths, and each of them
+# needs such a label. The checks sit after the first digit so the scan keeps its fast start.
+_STRICT = re.compile(
+    r"[0-9](?<![0-9]{2})(?=[0-9()/ -]{6})"
+    r"(?:(?<=[^\x00-\x7f][0-9])|(?<=[^\x00-\x7f][ :][0-9])|(?<=[:#][0-9])|(?<=[:#] [0-9])"
+    r"|(?![0-9]{6,8}(?![0-9]|[()/ -][0-9])))"
+    r"(?![0-9]{3}[-/][0-9]{1,2}[-/][0-9]{1,2}(?![0-9]))" + _BODY
 )
 _NON_DIGITS = str.maketrans("", "", " -/()+")
 _ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
-def tokens(text: str, lengths: frozenset[int] | None = None) -> Iterator[tuple[str, str, int, int]]:
+def tokens(text: str, lengths: frozenset[int] | None = None,
+           strict: bool = False) -> Iterator[tuple[str, str, int, int]]:
     """Yield (token, digits, start, end) for number-like tokens in folded text; with
-    ``lengths``, only tokens (or space-separated pieces) whose digit count is wanted."""
+    ``lengths``, only tokens (or space-separated pieces) whose digit count is wanted; with
+    ``strict``, without dates and unlabelled plain 7-9 digit runs."""
     alnum = _ALNUM
     strip = _NON_DIGITS
     size = len(text)
-    for m in _RUN.finditer(text):
+    for m in (_STRICT if strict else _RUN).finditer(text):
         tok = m.group()
         if lengths is not None and tok.isdigit() and len(tok) not in lengths:
             continue  # the commonest case: a plain number nobody wants (an order id)

@@ -91,8 +91,6 @@ def check_weak(value: str) -> Finding | None:
 
 
 LINES_ABOVE = 3
-GATE = ("名", "Name")
-"""``find`` only runs on texts containing one of these (its labels)."""
 
 
 def find(text: str) -> Iterator[tuple[int, Finding]]:

@@ -41,7 +41,6 @@ def keys(text: str) -> list[str]:
 ])
 def test_found(text, key):
     assert keys(text) == [key]
-    assert any(g in fold(text) for g in birth_date.GATE)     # the scanner's gate lets it through
 
 
 @pytest.mark.parametrize("text", [
