@@ -98,6 +98,21 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class SmtpSettings:
+    """The mail relay (``smtp`` in YAML). ``listen`` empty: the mail path is off."""
+
+    listen: str = ""
+    upstream: str = "127.0.0.1:25"
+    upstream_starttls: str = "opportunistic"
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_implicit_listen: str = ""
+    max_message: int = 50 * 2**20
+    auth_htpasswd: str | None = None
+    auth_required: bool = False
+
+
+@dataclass(frozen=True)
 class Policy:
     """Everything the engine, the addons and the CLI need from the file."""
 
@@ -105,6 +120,7 @@ class Policy:
     rules: tuple[Rule, ...]
     detectors_enabled: frozenset[str]
     contact: str = ""
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
     path: str = "<defaults>"
     sha256: str = ""
 
@@ -203,6 +219,11 @@ def _semantic_problems(data: dict[str, Any], loc: _Locator) -> list[ConfigProble
         if det not in DETECTOR_IDS:
             problems.append(loc.at(["detectors", det], f"unknown detector id {det!r}", key=True))
     inspect = data.get("inspect") or {}
+    if "max_message" in (data.get("smtp") or {}):
+        try:
+            parse_size(data["smtp"]["max_message"])
+        except ValueError as e:
+            problems.append(loc.at(["smtp", "max_message"], str(e)))
     for key, parse in (("max_body", parse_size), ("max_expanded", parse_size),
                        ("inline_max", parse_size), ("timeout", parse_duration)):
         if key in inspect:
@@ -243,6 +264,20 @@ def _build(data: dict[str, Any], path: str, sha: str) -> Policy:
         )
         for r in data.get("rules") or []
     )
+    sm = data.get("smtp") or {}
+    tls = sm.get("tls") or {}
+    auth = sm.get("auth") or {}
+    smtp = SmtpSettings(
+        listen=sm.get("listen", ""),
+        upstream=sm.get("upstream", SmtpSettings.upstream),
+        upstream_starttls=sm.get("upstream_starttls", SmtpSettings.upstream_starttls),
+        tls_cert=tls.get("cert"),
+        tls_key=tls.get("key"),
+        tls_implicit_listen=tls.get("implicit_listen", ""),
+        max_message=parse_size(sm.get("max_message", SmtpSettings.max_message)),
+        auth_htpasswd=auth.get("htpasswd"),
+        auth_required=bool(auth.get("required", False)),
+    )
     dets = data.get("detectors") or {}
     enabled = frozenset(d for d in DETECTOR_IDS if dets.get(d, {}).get("enabled", True))
     return Policy(
@@ -250,6 +285,7 @@ def _build(data: dict[str, Any], path: str, sha: str) -> Policy:
         rules=rules,
         detectors_enabled=enabled,
         contact=(data.get("notify") or {}).get("contact", ""),
+        smtp=smtp,
         path=path,
         sha256=sha,
     )

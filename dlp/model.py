@@ -21,9 +21,11 @@ class Transfer:
     filename: str | None = None        # name the transport gives the whole body, if any
     user: str | None = None
     client_ip: str | None = None
-    host: str = ""
+    host: str = ""                     # HTTP: request host; SMTP: the upstream MTA
     method: str = ""
     path: str = ""
+    recipients: tuple[str, ...] = ()   # SMTP: envelope recipients (scopes match their domains)
+    sender: str | None = None          # SMTP: envelope sender
 
 
 @dataclass(frozen=True)
