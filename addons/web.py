@@ -52,7 +52,8 @@ class SekimoriWeb:
     def _transfer(self, flow: http.HTTPFlow, body: bytes) -> Transfer:
         req = flow.request
         auth = flow.metadata.get("proxyauth")
-        user = auth[0] if auth else None
+        header = self.runtime.policy.identity.header
+        user = auth[0] if auth else (req.headers.get(header) or None if header else None)
         filename = None
         if req.method in ("PUT", "POST") and not req.headers.get("content-type", "").startswith(
                 ("multipart/", "application/x-www-form-urlencoded")):

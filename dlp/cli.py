@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     scan = sub.add_parser("scan", help="inspect files offline as if each were one upload")
     scan.add_argument("--config", type=Path, default=None)
     scan.add_argument("--json", action="store_true", help="one JSON object per file and line")
+    scan.add_argument("--user", default=None, help="evaluate as uploads by this user")
+    scan.add_argument("--destination", default=None, help="evaluate as uploads to this host")
+    scan.add_argument("--client-ip", default=None, help="evaluate as uploads from this address")
     scan.add_argument("files", nargs="+", metavar="FILE")
 
     chk = sub.add_parser("check-config", help="validate a policy file")
@@ -75,31 +78,43 @@ def main(argv: list[str] | None = None) -> int:
 def _check_config(args: argparse.Namespace) -> int:
     path = args.path or default_config_path()
     try:
-        load_policy(path)
+        pol = load_policy(path)
     except ConfigError as e:
         for problem in e.problems:
             print(problem, file=sys.stderr)
         return 1
-    print(f"{path}: OK")
+    for warning in pol.warnings:
+        print(warning, file=sys.stderr)
+    print(f"{path}: OK ({len(pol.rules)} rules, {len(pol.exceptions)} exceptions)")
     return 0
 
 
 def _scan(args: argparse.Namespace) -> int:
-    from dlp import engine, policy, report
+    import asyncio
+
+    from dlp import engine, report
+    from dlp.decider import decide_with_state
     from dlp.model import Transfer
+    from dlp.state.memory import MemoryState
 
     pol = _policy(args.config)
+    for w in pol.warnings:
+        print(w, file=sys.stderr)
     for f in args.files:
         if not os.path.isfile(f):
             return _die(f"scan: {f}: no such file")
+    # The proxy's decision path with an in-memory state: windows accumulate over the files
+    # in order, as consecutive uploads would; nothing is written anywhere.
+    state = MemoryState()
     for f in args.files:
         try:
             data = Path(f).read_bytes()
         except OSError as e:
             return _die(f"scan: {f}: {e.strerror}")
-        transfer = Transfer(protocol="http", body=data, filename=os.path.basename(f))
+        transfer = Transfer(protocol="http", body=data, filename=os.path.basename(f), user=args.user,
+                            host=args.destination or "", client_ip=args.client_ip, method="POST")
         result = engine.scan(transfer, pol.inspect, pol.detectors_enabled)
-        decision = policy.decide(result, pol)
+        decision = asyncio.run(decide_with_state(state, transfer, result, pol))
         if args.json:
             print(json.dumps({
                 "file": f,

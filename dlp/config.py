@@ -8,6 +8,8 @@ express (unknown detector ids, duplicate rule names). Defaults live here, in one
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import hashlib
 import json
 import os
@@ -21,6 +23,9 @@ import yaml
 
 from dlp.detect.registry import DETECTOR_IDS
 from dlp.units import parse_duration, parse_size
+
+DEPARTED_RULE = "departed-account"
+"""The built-in rule that blocks every upload by an account in identity.departed."""
 
 ACTIONS = ("allow", "log", "quarantine", "block")
 """Actions from least to most severe; the most severe matched action wins."""
@@ -81,12 +86,31 @@ class InspectSettings:
 
 
 @dataclass(frozen=True)
+class Window:
+    """Distinct persons sent by one user (or client IP) within ``period`` seconds."""
+
+    persons: int
+    period: float
+    per: str = "user"
+
+
+@dataclass(frozen=True)
 class Condition:
     """A rule's ``when``: every given key must hold (numbers mean 'at least')."""
 
     persons: int | None = None
     findings: dict[str, int] = field(default_factory=dict)
     encrypted: bool | None = None
+    window: Window | None = None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where a rule applies; each given key must match (globs, case-insensitive)."""
+
+    destinations: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+    protocols: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,6 +119,33 @@ class Rule:
     when: Condition
     action: str
     description: str = ""
+    scope: Scope | None = None
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """An exception (``exceptions:`` in YAML): narrow, expiring, audited."""
+
+    name: str
+    users: tuple[str, ...] = ()
+    destinations: tuple[str, ...] = ()
+    protocols: tuple[str, ...] = ()
+    rules: tuple[str, ...] | None = None      # None: waives every rule
+    expires: datetime.date | None = None      # last day it applies
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Identity:
+    header: str = ""
+    departed: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class StateSettings:
+    backend: str = "memory"
+    url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "sekimori:"
 
 
 @dataclass(frozen=True)
@@ -121,8 +172,27 @@ class Policy:
     detectors_enabled: frozenset[str]
     contact: str = ""
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    identity: Identity = field(default_factory=Identity)
+    exceptions: tuple[Waiver, ...] = ()
+    state: StateSettings = field(default_factory=StateSettings)
     path: str = "<defaults>"
     sha256: str = ""
+    warnings: tuple[ConfigProblem, ...] = ()
+
+    def windows(self) -> tuple[Rule, ...]:
+        """Rules with a cumulative window."""
+        return tuple(r for r in self.rules if r.when.window is not None)
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that keeps dates as strings (``expires: 2027-03-31`` stays text), so the
+    schema sees what the admin wrote."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 @cache
@@ -156,8 +226,8 @@ def parse_policy(raw: bytes, path: str = "<string>") -> Policy:
     except UnicodeDecodeError as e:
         raise ConfigError([ConfigProblem(path, 1, 1, f"not UTF-8 text: {e.reason}")]) from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no arbitrary objects
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -184,7 +254,13 @@ def parse_policy(raw: bytes, path: str = "<string>") -> Policy:
     problems.extend(_semantic_problems(data, locator))
     if problems:
         raise ConfigError(problems)
-    return _build(data, path, hashlib.sha256(raw).hexdigest())
+    policy = _build(data, path, hashlib.sha256(raw).hexdigest())
+    today = datetime.date.today()
+    warnings = tuple(
+        locator.at(["exceptions", i, "expires"], f"warning: exception {w.name!r} expired on {w.expires}")
+        for i, w in enumerate(policy.exceptions) if w.expires is not None and w.expires < today
+    )
+    return dataclasses.replace(policy, warnings=warnings)
 
 
 def _schema_message(err: jsonschema.ValidationError) -> str:
@@ -215,6 +291,37 @@ def _semantic_problems(data: dict[str, Any], loc: _Locator) -> list[ConfigProble
                 problems.append(loc.at(["rules", i, "when", "findings", det],
                                        f"unknown detector id {det!r} "
                                        f"(known: {', '.join(DETECTOR_IDS)})", key=True))
+    for i, rule in enumerate(data.get("rules") or []):
+        window = rule["when"].get("window")
+        if window is not None:
+            try:
+                if parse_duration(window["period"]) <= 0:
+                    problems.append(loc.at(["rules", i, "when", "window", "period"], "period must be positive"))
+            except ValueError as e:
+                problems.append(loc.at(["rules", i, "when", "window", "period"], str(e)))
+    names = {r["name"] for r in data.get("rules") or []}
+    seen_exc: set[str] = set()
+    for i, exc in enumerate(data.get("exceptions") or []):
+        if exc["name"] in seen_exc:
+            problems.append(loc.at(["exceptions", i, "name"], f"duplicate exception name {exc['name']!r}"))
+        seen_exc.add(exc["name"])
+        for j, rule in enumerate(exc.get("rules") or []):
+            if rule not in names and rule != DEPARTED_RULE:
+                problems.append(loc.at(["exceptions", i, "rules", j], f"unknown rule {rule!r}"))
+            if rule == DEPARTED_RULE:
+                problems.append(loc.at(["exceptions", i, "rules", j],
+                                       f"{DEPARTED_RULE} cannot be waived"))
+        if "expires" in exc:
+            try:
+                datetime.date.fromisoformat(exc["expires"])
+            except ValueError:
+                problems.append(loc.at(["exceptions", i, "expires"], f"not a date: {exc['expires']!r}"))
+    if DEPARTED_RULE in names:
+        idx = [r["name"] for r in data["rules"]].index(DEPARTED_RULE)
+        problems.append(loc.at(["rules", idx, "name"], f"{DEPARTED_RULE!r} is reserved for identity.departed"))
+    state = data.get("state") or {}
+    if state.get("backend") == "redis" and not state.get("url"):
+        problems.append(loc.at(["state"], "state.backend redis needs state.url (redis://host:port/db)"))
     for det in (data.get("detectors") or {}):
         if det not in DETECTOR_IDS:
             problems.append(loc.at(["detectors", det], f"unknown detector id {det!r}", key=True))
@@ -260,10 +367,27 @@ def _build(data: dict[str, Any], path: str, sha: str) -> Policy:
                 persons=r["when"].get("persons"),
                 findings=dict(r["when"].get("findings") or {}),
                 encrypted=r["when"].get("encrypted"),
+                window=_window(r["when"].get("window")),
             ),
+            scope=_scope(r.get("scope")),
         )
         for r in data.get("rules") or []
     )
+    exceptions = tuple(
+        Waiver(
+            name=e["name"],
+            description=e.get("description", ""),
+            users=tuple(e.get("users") or ()),
+            destinations=tuple(d.lower() for d in e.get("destinations") or ()),
+            protocols=tuple(e.get("protocols") or ()),
+            rules=tuple(e["rules"]) if e.get("rules") else None,
+            expires=datetime.date.fromisoformat(e["expires"]) if e.get("expires") else None,
+        )
+        for e in data.get("exceptions") or []
+    )
+    ident = data.get("identity") or {}
+    st = data.get("state") or {}
+    base_state = StateSettings()
     sm = data.get("smtp") or {}
     tls = sm.get("tls") or {}
     auth = sm.get("auth") or {}
@@ -286,9 +410,26 @@ def _build(data: dict[str, Any], path: str, sha: str) -> Policy:
         detectors_enabled=enabled,
         contact=(data.get("notify") or {}).get("contact", ""),
         smtp=smtp,
+        identity=Identity(header=ident.get("header", ""), departed=frozenset(ident.get("departed") or ())),
+        exceptions=exceptions,
+        state=StateSettings(backend=st.get("backend", base_state.backend), url=st.get("url", base_state.url),
+                            key_prefix=st.get("key_prefix", base_state.key_prefix)),
         path=path,
         sha256=sha,
     )
+
+
+def _window(w: dict[str, Any] | None) -> Window | None:
+    if w is None:
+        return None
+    return Window(persons=int(w["persons"]), period=parse_duration(w["period"]), per=w.get("per", "user"))
+
+
+def _scope(sc: dict[str, Any] | None) -> Scope | None:
+    if not sc:
+        return None
+    return Scope(destinations=tuple(d.lower() for d in sc.get("destinations") or ()),
+                 users=tuple(sc.get("users") or ()), protocols=tuple(sc.get("protocols") or ()))
 
 
 class _Locator:

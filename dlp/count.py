@@ -11,11 +11,13 @@ residents called 佐藤 花子 in one list stay two.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 
 from dlp.detect.scanner import RecordFindings
 
 NAME = "person_name"
+DIGEST_SIZE = 16
 
 
 class PersonCounter:
@@ -67,6 +69,20 @@ class PersonCounter:
 
     def persons(self) -> int:
         return sum(1 for i in range(len(self._parent)) if self._parent[i] == i)
+
+    def digests(self) -> bytes:
+        """One 16-byte digest per distinct person, concatenated: the digest of the smallest
+        link key of the person's records, so the same records give the same digest in every
+        transfer (cumulative windows count persons across transfers). Unsalted: the caller
+        salts them before they are stored anywhere."""
+        smallest: dict[int, str] = {}
+        for link, idx in self._owner.items():
+            root = self._find(idx)
+            text = "\x1f".join(link)
+            if root not in smallest or text < smallest[root]:
+                smallest[root] = text
+        return b"".join(hashlib.blake2b(t.encode(), digest_size=DIGEST_SIZE).digest()
+                        for t in smallest.values())
 
 
 def count_persons(records: Iterable[RecordFindings]) -> int:

@@ -83,6 +83,7 @@ def scan(transfer: Transfer, limits: InspectSettings, enabled: frozenset[str],
         result.errors.append(f"internal error: {type(e).__name__}")
         traceback.print_exc()
     result.persons = counter.persons()
+    result.person_digests = counter.digests()
     result.findings = {d: len(v) for d, v in sorted(keys.items())}
     result.evidence = evidence
     result.seconds = time.monotonic() - started

@@ -34,7 +34,7 @@ def path_without_query_values(path: str) -> str:
 
 def build(incident_id: str, transfer: Transfer, scan: ScanResult, decision: Decision) -> dict[str, Any]:
     """The incident record for a verdict (masked evidence only)."""
-    severity = SEVERITY.get(decision.action, "info")
+    severity = decision.severity or SEVERITY.get(decision.action, "info")
     if decision.action == "block" and scan.persons >= 1000:
         severity = "critical"
     return {

@@ -74,6 +74,7 @@ class Metrics:
         self.config_info.labels(sha256).set(1)
         for name, action in rules:
             self.rule_matches.labels(name, action)
+        self.rule_matches.labels("departed-account", "block")
         for d in detectors:
             self.findings.labels(d)
 

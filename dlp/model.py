@@ -85,6 +85,7 @@ class ScanResult:
     records: int = 0
     seconds: float = 0.0
     engine_error: str | None = None   # the engine itself failed: policy's on_error applies
+    person_digests: bytes = b""       # 16 bytes per distinct person (unsalted; see count.py)
 
     def mark_uninspectable(self, reason: str, error: str) -> None:
         if reason not in self.uninspectable:
@@ -102,3 +103,5 @@ class Decision:
     exception: str | None = None
     uninspectable: tuple[str, ...] = ()
     incident_id: str | None = None
+    severity: str | None = None          # set for special cases (departed accounts: critical)
+    approval: str | None = None          # the quarantine release (incident id) that let it pass

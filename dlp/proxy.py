@@ -22,6 +22,7 @@ from mitmproxy import exceptions, master, options
 from addons.web import SekimoriWeb
 from dlp.config import Policy
 from dlp.metrics import Metrics
+from dlp.reload import PolicyWatcher
 from dlp.runtime import Runtime
 
 log = logging.getLogger("sekimori")
@@ -89,6 +90,8 @@ async def _serve(settings: RunSettings) -> None:
     runtime = Runtime(settings.policy, settings.data_dir, settings.metrics)
     m.addons.add(*mitm_addons.default_addons())
     m.addons.add(SekimoriWeb(runtime), Banner(settings))
+    watcher = PolicyWatcher(Path(settings.policy.path), settings.policy, settings.metrics, runtime.swap)
+    watcher.start()
     # These options are declared by the default addons, so they exist only now.
     opts.update(body_size_limit=str(settings.policy.inspect.max_body), connection_strategy="lazy")
     _apply_sets(opts, settings.mitm_sets)
@@ -98,7 +101,8 @@ async def _serve(settings: RunSettings) -> None:
     try:
         await m.run()
     finally:
-        runtime.close()
+        await watcher.stop()
+        await runtime.close()
 
 
 def run(settings: RunSettings) -> None:

@@ -2,7 +2,7 @@ import pytest
 
 from dlp.config import ConfigError, parse_policy
 from dlp.model import ScanResult
-from dlp.policy import decide
+from dlp.policy import Context
 
 POLICY = b"""
 version: 1
@@ -22,6 +22,11 @@ def policy():
 
 def result(**kw) -> ScanResult:
     return ScanResult(**kw)
+
+
+def decide(r: ScanResult, pol, c=None):
+    from dlp.policy import decide as _decide
+    return _decide(r, pol, c or Context("http", "alice", "10.0.0.1", ("example.com",)))
 
 
 def test_most_severe_matched_action_wins(policy):
@@ -61,6 +66,125 @@ def test_defaults_when_keys_are_absent():
     (b"\xff\xfe\x00", "not UTF-8"),
 ])
 def test_config_errors_name_position_and_cause(text, message):
+    with pytest.raises(ConfigError) as e:
+        parse_policy(text, "c.yaml")
+    assert message in str(e.value)
+
+
+# -- scopes, exceptions, windows, departed accounts ------------------------------------------
+
+import asyncio  # noqa: E402
+import datetime  # noqa: E402
+
+from dlp.decider import decide_with_state  # noqa: E402
+from dlp.model import Transfer  # noqa: E402
+from dlp.policy import Context  # noqa: E402
+from dlp.state.memory import MemoryState  # noqa: E402
+
+FULL = b"""
+version: 1
+identity: {departed: [taro.yamada]}
+rules:
+  - {name: bulk, when: {persons: 1000}, action: block}
+  - name: sharepoint-review
+    scope: {destinations: ["*.sharepoint.com"], users: ["*"], protocols: [http, smtp]}
+    when: {persons: 500}
+    action: quarantine
+  - {name: drip, when: {window: {persons: 100, period: 24h, per: user}}, action: block}
+exceptions:
+  - {name: payroll-to-bank, users: [hr-batch], destinations: ["upload.bank.example.co.jp"], rules: [bulk, drip]}
+  - {name: everything-for-audit, users: [auditor], destinations: ["audit.example.jp"]}
+  - {name: old, users: [someone], expires: 2020-01-01}
+"""
+
+
+@pytest.fixture
+def full():
+    return parse_policy(FULL, "full.yaml")
+
+
+def ctx(**kw) -> Context:
+    base = {"protocol": "http", "user": "alice", "client_ip": "10.0.0.1", "destinations": ("example.com",)}
+    return Context(**{**base, **kw})
+
+
+def test_scope_limits_a_rule_to_its_destinations(full):
+    r = result(persons=600)
+    assert "sharepoint-review" in decide(r, full, ctx(destinations=("x.sharepoint.com",))).rules
+    assert "sharepoint-review" not in decide(r, full, ctx(destinations=("example.com",))).rules
+    assert "sharepoint-review" not in decide(r, full, ctx(protocol="websocket",
+                                                          destinations=("x.sharepoint.com",))).rules
+
+
+def test_exception_waives_only_its_rules_and_is_recorded(full):
+    r = result(persons=1500)
+    d = decide(r, full, ctx(user="hr-batch", destinations=("upload.bank.example.co.jp",)))
+    assert d.action == "allow" and d.exception == "payroll-to-bank" and d.rules == ("bulk", "drip")
+    # another user, or another destination: no waiver
+    assert decide(r, full, ctx(user="mallory", destinations=("upload.bank.example.co.jp",))).action == "block"
+    assert decide(r, full, ctx(user="hr-batch", destinations=("evil.example",))).action == "block"
+    # a mail to the bank AND a stranger is not a mail to the bank
+    both = ctx(user="hr-batch", protocol="smtp", destinations=("evil.example", "upload.bank.example.co.jp"))
+    assert decide(r, full, both).action == "block"
+
+
+def test_exception_without_rules_waives_every_rule_but_not_uninspectable(full):
+    d = decide(result(persons=5000), full, ctx(user="auditor", destinations=("audit.example.jp",)))
+    assert d.action == "allow" and d.exception == "everything-for-audit"
+    d = decide(result(persons=5000, uninspectable=["corrupt"]), full,
+               ctx(user="auditor", destinations=("audit.example.jp",)))
+    assert d.action == "block"
+
+
+def test_expired_exception_no_longer_applies_and_is_a_warning(full):
+    d = decide(result(persons=5000), full, ctx(user="someone", today=datetime.date(2026, 1, 1)))
+    assert d.action == "block" and d.exception is None
+    assert [str(w) for w in full.warnings] == ["full.yaml:14:44: warning: exception 'old' expired on 2020-01-01"]
+
+
+def test_departed_account_is_blocked_whatever_it_carries(full):
+    d = decide(result(persons=0), full, ctx(user="taro.yamada"))
+    assert d.action == "block" and d.rules[0] == "departed-account" and d.severity == "critical"
+
+
+def _scan_of(persons: int, start: int = 0) -> ScanResult:
+    import hashlib
+    digests = b"".join(hashlib.blake2b(str(i).encode(), digest_size=16).digest() for i in range(start, start + persons))
+    return result(persons=persons, person_digests=digests)
+
+
+def test_window_counts_distinct_persons_across_transfers(full):
+    state = MemoryState()
+    t = Transfer("http", b"", user="alice", host="example.com", client_ip="10.0.0.1")
+
+    def run(r):
+        return asyncio.run(decide_with_state(state, t, r, full))
+
+    assert run(_scan_of(40, 0)).action == "allow"        # 40
+    assert run(_scan_of(40, 0)).action == "allow"        # the same 40 again: still 40
+    assert run(_scan_of(40, 40)).action == "allow"       # 80
+    d = run(_scan_of(30, 80))                            # 110 >= 100: blocked
+    assert d.action == "block" and d.rules == ("drip",)
+    assert run(_scan_of(10, 80)).action == "allow"       # the blocked 30 did not enter: 90
+    other = Transfer("http", b"", user="bob", host="example.com")
+    assert asyncio.run(decide_with_state(state, other, _scan_of(30, 80), full)).action == "allow"
+
+
+def test_window_needs_a_person_in_the_current_transfer(full):
+    state = MemoryState()
+    t = Transfer("http", b"", user="alice", host="example.com")
+    asyncio.run(decide_with_state(state, t, _scan_of(99), full))
+    assert asyncio.run(decide_with_state(state, t, _scan_of(0), full)).action == "allow"
+
+
+@pytest.mark.parametrize("text, message", [
+    (b"version: 1\nrules:\n  - {name: a, when: {window: {persons: 5, period: forever}}, action: block}\n",
+     "3:51: rules.0.when.window.period: 'forever' is not a valid duration"),
+    (b"version: 1\nexceptions:\n  - {name: e, rules: [nope]}\n", "3:23: unknown rule 'nope'"),
+    (b"version: 1\nstate: {backend: redis, url: http://x}\n", "state.url: 'http://x' does not match"),
+    (b"version: 1\nrules:\n  - {name: departed-account, when: {persons: 1}, action: log}\n", "is reserved"),
+])
+def test_policy_semantic_errors(text, message):
     with pytest.raises(ConfigError) as e:
         parse_policy(text, "c.yaml")
     assert message in str(e.value)

@@ -112,7 +112,7 @@ def test_check_config_reports_positions(tmp_path: Path):
     out = dlp("check-config", str(cfg))
     assert out.returncode == 1
     assert out.stderr.splitlines() == [
-        f"{cfg}:9:5: unknown key 'colour' in rules.1 (allowed: action, description, name, when)"]
+        f"{cfg}:9:5: unknown key 'colour' in rules.1 (allowed: action, description, name, scope, when)"]
     cfg.write_text(cfg.read_text().replace("    colour: red\n", ""))
     out = dlp("check-config", str(cfg))
     assert out.returncode == 1 and out.stderr.splitlines() == [f"{cfg}:6:11: duplicate rule name 'dup'"]
