@@ -3,7 +3,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 # Debian packages the tests need (command=package).
-SYSTEM_DEPS := zip=zip
+SYSTEM_DEPS := zip=zip redis-server=redis-server
 
 .PHONY: install run test lint bench clean
 

@@ -9,10 +9,9 @@ import http.client
 import json
 import os
 import ssl
-import uuid
 
 import pytest
-from servers import DlpProcess, Upstream, self_signed
+from servers import DlpProcess, Upstream, multipart, self_signed, send_http
 
 pytestmark = pytest.mark.e2e
 
@@ -40,26 +39,6 @@ def dlp(tmp_path_factory):
     proc = DlpProcess(cfg, tmp / "var", ["--set", "ssl_insecure=true"]).start()
     yield proc
     assert proc.stop() == 0, proc.output()
-
-
-def multipart(filename: str, content: bytes, content_type: str = "text/csv") -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"comment\"\r\n\r\nmonthly list\r\n"
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n"
-        f"Content-Type: {content_type}\r\n\r\n"
-    ).encode() + content + f"\r\n--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"
-
-
-def send_http(proxy_port: int, target_port: int, body: bytes, headers: dict[str, str],
-              method: str = "POST", path: str = "/upload") -> tuple[int, dict[str, str], bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", proxy_port, timeout=60)
-    conn.request(method, f"http://127.0.0.1:{target_port}{path}", body=body, headers=headers)
-    resp = conn.getresponse()
-    data = resp.read()
-    conn.close()
-    return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
 
 
 def send_https(proxy_port: int, ca: str, target_port: int, body: bytes, headers: dict[str, str],
