@@ -164,6 +164,27 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
+class QuarantineSettings:
+    retention: float = 30 * 86400
+    approval_ttl: float = 86400
+    key_file: str | None = None
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    url: str = ""
+    timeout: float = 5.0
+    retries: int = 3
+    queue: int = 1000
+
+
+@dataclass(frozen=True)
+class IncidentSettings:
+    rotate_bytes: int = 64 * 2**20
+    keep: int = 10
+
+
+@dataclass(frozen=True)
 class Policy:
     """Everything the engine, the addons and the CLI need from the file."""
 
@@ -175,6 +196,9 @@ class Policy:
     identity: Identity = field(default_factory=Identity)
     exceptions: tuple[Waiver, ...] = ()
     state: StateSettings = field(default_factory=StateSettings)
+    quarantine: QuarantineSettings = field(default_factory=QuarantineSettings)
+    webhook: WebhookSettings = field(default_factory=WebhookSettings)
+    incidents: IncidentSettings = field(default_factory=IncidentSettings)
     path: str = "<defaults>"
     sha256: str = ""
     warnings: tuple[ConfigProblem, ...] = ()
@@ -319,6 +343,14 @@ def _semantic_problems(data: dict[str, Any], loc: _Locator) -> list[ConfigProble
     if DEPARTED_RULE in names:
         idx = [r["name"] for r in data["rules"]].index(DEPARTED_RULE)
         problems.append(loc.at(["rules", idx, "name"], f"{DEPARTED_RULE!r} is reserved for identity.departed"))
+    for section, key, parse in (("quarantine", "retention", parse_duration),
+                                ("quarantine", "approval_ttl", parse_duration),
+                                ("incidents", "rotate_bytes", parse_size)):
+        if key in (data.get(section) or {}):
+            try:
+                parse(data[section][key])
+            except ValueError as e:
+                problems.append(loc.at([section, key], str(e)))
     state = data.get("state") or {}
     if state.get("backend") == "redis" and not state.get("url"):
         problems.append(loc.at(["state"], "state.backend redis needs state.url (redis://host:port/db)"))
@@ -385,6 +417,21 @@ def _build(data: dict[str, Any], path: str, sha: str) -> Policy:
         )
         for e in data.get("exceptions") or []
     )
+    q = data.get("quarantine") or {}
+    wh = (data.get("notify") or {}).get("webhook") or {}
+    inc = data.get("incidents") or {}
+    quarantine = QuarantineSettings(
+        retention=parse_duration(q.get("retention", QuarantineSettings.retention)),
+        approval_ttl=parse_duration(q.get("approval_ttl", QuarantineSettings.approval_ttl)),
+        key_file=q.get("key_file"),
+    )
+    webhook = WebhookSettings(url=wh.get("url", ""), timeout=parse_duration(wh.get("timeout", WebhookSettings.timeout)),
+                              retries=int(wh.get("retries", WebhookSettings.retries)),
+                              queue=int(wh.get("queue", WebhookSettings.queue)))
+    incident_settings = IncidentSettings(
+        rotate_bytes=parse_size(inc.get("rotate_bytes", IncidentSettings.rotate_bytes)),
+        keep=int(inc.get("keep", IncidentSettings.keep)),
+    )
     ident = data.get("identity") or {}
     st = data.get("state") or {}
     base_state = StateSettings()
@@ -414,6 +461,9 @@ def _build(data: dict[str, Any], path: str, sha: str) -> Policy:
         exceptions=exceptions,
         state=StateSettings(backend=st.get("backend", base_state.backend), url=st.get("url", base_state.url),
                             key_prefix=st.get("key_prefix", base_state.key_prefix)),
+        quarantine=quarantine,
+        webhook=webhook,
+        incidents=incident_settings,
         path=path,
         sha256=sha,
     )
