@@ -16,6 +16,7 @@ from mitmproxy import http
 
 from dlp import notice
 from dlp.model import Decision, ScanResult, Transfer
+from dlp.quarantine import Held
 from dlp.runtime import Runtime
 
 log = logging.getLogger("sekimori.web")
@@ -45,9 +46,28 @@ class SekimoriWeb:
         if not body:
             return
         transfer = self._transfer(flow, body)
-        scan, decision = await self.runtime.inspect(transfer)
+        req = flow.request
+        held = Held({"method": req.method, "url": req.pretty_url, "http_version": req.http_version,
+                     "headers": [[k, v] for k, v in req.headers.items(multi=True)]}, body)
+        scan, decision = await self.runtime.inspect(transfer, held)
         if decision.action in STOP_ACTIONS:
             self._stop(flow, decision, scan)
+
+    async def websocket_message(self, flow: http.HTTPFlow) -> None:
+        """Each message the client sends is a transfer too; a stopped one is dropped."""
+        assert flow.websocket is not None
+        message = flow.websocket.messages[-1]
+        if not message.from_client or not message.content:
+            return
+        base = self._transfer(flow, message.content)
+        transfer = Transfer(
+            protocol="websocket", body=message.content,
+            content_type="text/plain; charset=utf-8" if message.is_text else "application/octet-stream",
+            user=base.user, client_ip=base.client_ip, host=base.host, method="WS", path=base.path,
+        )
+        _scan, decision = await self.runtime.inspect(transfer)
+        if decision.action in STOP_ACTIONS:
+            message.drop()
 
     def _transfer(self, flow: http.HTTPFlow, body: bytes) -> Transfer:
         req = flow.request

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from dlp import __version__
 from dlp.config import ConfigError, Policy, default_config_path, load_policy
+from dlp.quarantine import Quarantine
 
 
 def _hostport(value: str) -> tuple[str, int]:
@@ -49,6 +50,26 @@ def _parser() -> argparse.ArgumentParser:
 
     chk = sub.add_parser("check-config", help="validate a policy file")
     chk.add_argument("path", type=Path, nargs="?", default=None)
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", type=Path, default=Path("var"), metavar="DIR")
+    common.add_argument("--config", type=Path, default=None)
+
+    inc = sub.add_parser("incidents", help="the incident log").add_subparsers(dest="action_verb", required=True)
+    il = inc.add_parser("list", parents=[common], help="incidents, newest last")
+    il.add_argument("--since", default=None, help="e.g. 24h, 7d")
+    il.add_argument("--action", choices=("log", "quarantine", "block", "allow"), default=None)
+    il.add_argument("--json", action="store_true")
+    inc.add_parser("show", parents=[common], help="one incident").add_argument("id")
+    inc.add_parser("report", parents=[common], help="draft the PPC breach report").add_argument("id")
+
+    q = sub.add_parser("quarantine", help="held transfers").add_subparsers(dest="action_verb", required=True)
+    q.add_parser("list", parents=[common]).add_argument("--json", action="store_true")
+    for verb in ("show", "release", "reject"):
+        q.add_parser(verb, parents=[common]).add_argument("id")
+    qe = q.add_parser("export", parents=[common], help="write the payload exactly as sent")
+    qe.add_argument("id")
+    qe.add_argument("--out", type=Path, required=True)
     return p
 
 
@@ -68,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args)
         if args.verb == "scan":
             return _scan(args)
+        if args.verb == "incidents":
+            return _incidents(args)
+        if args.verb == "quarantine":
+            return _quarantine(args)
         return _check_config(args)
     except ConfigError as e:
         return _die(f"config error: {e}")
@@ -131,6 +156,134 @@ def _scan(args: argparse.Namespace) -> int:
         else:
             print(report.human(f, result, decision), flush=True)
     return 0
+
+
+def _incidents(args: argparse.Namespace) -> int:
+    from dlp import ppc_report
+    from dlp.incidents import IncidentLog
+    from dlp.units import parse_duration
+
+    pol = _policy(args.config)
+    log = IncidentLog(args.data_dir, pol.incidents.rotate_bytes, pol.incidents.keep)
+    if args.action_verb in ("show", "report"):
+        found = log.find(args.id)
+        if found is None:
+            return _die(f"incidents: no incident {args.id} in {log.path}")
+        print(ppc_report.draft(found) if args.action_verb == "report"
+              else json.dumps(found, ensure_ascii=False, indent=2))
+        return 0
+    items = log.read()
+    if args.since:
+        import datetime
+        try:
+            cutoff = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=parse_duration(args.since))
+        except ValueError as e:
+            return _die(f"incidents: --since: {e}")
+        items = [i for i in items if datetime.datetime.fromisoformat(i["time"].replace("Z", "+00:00")) >= cutoff]
+    if args.action:
+        items = [i for i in items if i.get("action") == args.action]
+    if args.json:
+        print(json.dumps(items, ensure_ascii=False))
+        return 0
+    for i in items:
+        print(f"{i['id']}  {i['time']}  {i['action']:<10} {i.get('severity', '-'):<8} "
+              f"persons={i.get('persons', 0):<6} user={i.get('user') or '-'} "
+              f"dest={(i.get('destination') or {}).get('host') or '-'} rules={','.join(i.get('rules') or []) or '-'}")
+    return 0
+
+
+def _quarantine(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from dlp.quarantine import Quarantine, QuarantineError
+
+    pol = _policy(args.config)
+    q = Quarantine(args.data_dir, pol.quarantine.key_file, pol.quarantine.retention)
+    try:
+        if args.action_verb == "list":
+            items = q.items()
+            if args.json:
+                print(json.dumps([{"id": i.id, "time": i.time, "protocol": i.protocol, "rules": i.rules,
+                                   "user": i.user, "persons": i.persons, "size": i.size, "state": i.state,
+                                   "destination": i.destination} for i in items], ensure_ascii=False))
+            else:
+                for i in items:
+                    print(f"{i.id}  {i.time}  {i.state:<9} {i.protocol:<5} persons={i.persons:<6} size={i.size:<9} "
+                          f"user={i.user or '-'} rules={','.join(i.rules)}")
+            return 0
+        if args.action_verb == "show":
+            item = q.get(args.id)
+            from dlp.incidents import IncidentLog
+            incident = IncidentLog(args.data_dir).find(args.id) or {}
+            print(json.dumps({**item.public(), "evidence": incident.get("evidence"),
+                              "findings": incident.get("findings")}, ensure_ascii=False, indent=2))
+            return 0
+        if args.action_verb == "export":
+            held = q.content(args.id)
+            fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(held.payload)
+            logging.getLogger("sekimori.audit").warning("quarantine item %s exported to %s by uid %d",
+                                                        args.id, args.out, os.getuid())
+            _audit(args.data_dir, "export", args.id, str(args.out))
+            print(f"{args.id}: {len(held.payload)} bytes written to {args.out}")
+            return 0
+        if args.action_verb == "reject":
+            q.set_state(args.id, "rejected", f"rejected by uid {os.getuid()}", delete_content=True)
+            _audit(args.data_dir, "reject", args.id, "")
+            print(f"{args.id}: rejected, content deleted")
+            return 0
+        return asyncio.run(_release(args, pol, q))
+    except QuarantineError as e:
+        return _die(f"quarantine: {e}")
+
+
+async def _release(args: argparse.Namespace, pol: Policy, q: Quarantine) -> int:
+    """HTTP: grant a one-time approval for the same user, content and destination. Mail:
+    deliver the held message upstream exactly as received, once."""
+    from dlp.quarantine import QuarantineError
+    from dlp.runtime import approval_key
+    from dlp.state import open_backend
+
+    item = q.get(args.id)
+    if item.state != "held":
+        raise QuarantineError(f"item {args.id} is already {item.state}")
+    if item.protocol == "smtp":
+        from dlp.mail.deliver import deliver
+
+        held = q.content(args.id)
+        try:
+            await deliver(pol.smtp, held.envelope["sender"], held.envelope["recipients"], held.payload)
+        except Exception as e:  # the message stays held: nothing is lost
+            return _die(f"quarantine: delivery of {args.id} failed, still held: {type(e).__name__}: {e}")
+        q.set_state(args.id, "released", "delivered upstream", delete_content=True)
+        _audit(args.data_dir, "release", args.id, "delivered")
+        print(f"{args.id}: delivered upstream")
+        return 0
+    state = open_backend(pol.state, args.data_dir)
+    try:
+        key = approval_key(item.user, item.destination.get("host", ""), item.payload_sha256)
+        await state.approval_put(key, args.id, pol.quarantine.approval_ttl)
+    finally:
+        await state.close()
+    q.set_state(args.id, "released", "one-time approval granted", delete_content=True)
+    _audit(args.data_dir, "release", args.id, "approval")
+    print(f"{args.id}: released; {item.user or 'the user'} may send the same content to "
+          f"{item.destination.get('host')} once within {pol.quarantine.approval_ttl / 3600:g}h")
+    return 0
+
+
+def _audit(data_dir: Path, verb: str, item_id: str, detail: str) -> None:
+    """Review actions are audited next to the incidents."""
+    import datetime
+    line = json.dumps({"time": datetime.datetime.now(datetime.UTC).isoformat(), "verb": verb, "id": item_id,
+                       "detail": detail, "uid": os.getuid()}) + "\n"
+    fd = os.open(Path(data_dir) / "audit.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, line.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _check_port(host: str, port: int, what: str) -> None:

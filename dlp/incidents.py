@@ -32,22 +32,39 @@ def path_without_query_values(path: str) -> str:
     return base + "?" + "&".join(f"{urllib.parse.quote(k)}=" for k in keys)
 
 
-def build(incident_id: str, transfer: Transfer, scan: ScanResult, decision: Decision) -> dict[str, Any]:
-    """The incident record for a verdict (masked evidence only)."""
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def destination_of(transfer: Transfer) -> dict[str, Any]:
+    """``{host, method, path}`` (HTTP, query values removed) or ``{host, recipients_domains}``."""
+    if transfer.protocol == "smtp":
+        return {"host": transfer.host,
+                "recipients_domains": sorted({r.rpartition("@")[2].lower() for r in transfer.recipients})}
+    return {"host": transfer.host, "method": transfer.method, "path": path_without_query_values(transfer.path)}
+
+
+EVIDENCE_HASHES = 20
+"""Salted person hashes kept per incident: enough to tell whether two incidents carried
+the same records, not a copy of the list."""
+
+
+def build(incident_id: str, transfer: Transfer, scan: ScanResult, decision: Decision,
+          person_hashes: list[str] | None = None) -> dict[str, Any]:
+    """The incident record for a verdict (masked evidence and salted hashes only)."""
     severity = decision.severity or SEVERITY.get(decision.action, "info")
     if decision.action == "block" and scan.persons >= 1000:
         severity = "critical"
     return {
         "id": incident_id,
-        "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "time": now_iso(),
         "action": decision.action,
         "rules": list(decision.rules),
         "exception": decision.exception,
         "protocol": transfer.protocol,
         "user": transfer.user,
         "client_ip": transfer.client_ip,
-        "destination": {"host": transfer.host, "method": transfer.method,
-                        "path": path_without_query_values(transfer.path)},
+        "destination": destination_of(transfer),
         "filenames": scan.filenames,
         "size": len(transfer.body),
         "persons": scan.persons,
@@ -56,23 +73,68 @@ def build(incident_id: str, transfer: Transfer, scan: ScanResult, decision: Deci
         "uninspectable": list(decision.uninspectable),
         "encrypted_files": scan.encrypted_files,
         "errors": scan.errors,
-        "evidence": scan.evidence,
+        "evidence": {"samples": scan.evidence, "person_hashes": (person_hashes or [])[:EVIDENCE_HASHES]},
+        "approval": decision.approval,
+        "engine_error": bool(scan.engine_error),
     }
 
 
-class IncidentLog:
-    """Appends incidents durably; safe to call from several threads."""
+siem = logging.getLogger("sekimori.incident")
+"""Each incident as one JSON line on this logger, for a SIEM reading the service's output."""
 
-    def __init__(self, data_dir: Path):
+
+class IncidentLog:
+    """Appends incidents durably (fsync), rotates by size; safe from several threads."""
+
+    def __init__(self, data_dir: Path, rotate_bytes: int = 64 * 2**20, keep: int = 10):
         self.path = Path(data_dir) / "incidents.jsonl"
+        self.rotate_bytes = rotate_bytes
+        self.keep = keep
         self._lock = threading.Lock()
 
     def write(self, incident: dict[str, Any]) -> None:
-        line = (json.dumps(incident, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        text = json.dumps(incident, ensure_ascii=False, separators=(",", ":"))
+        line = (text + "\n").encode()
         with self._lock:
+            self._rotate_if_needed(len(line))
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 os.write(fd, line)
                 os.fsync(fd)
             finally:
                 os.close(fd)
+        siem.info("%s", text)
+
+    def _rotate_if_needed(self, incoming: int) -> None:
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return
+        if size + incoming <= self.rotate_bytes:
+            return
+        for i in range(self.keep - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{i}")
+            if older.exists():
+                os.replace(older, self.path.with_name(f"{self.path.name}.{i + 1}"))
+        os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+        self.path.with_name(f"{self.path.name}.{self.keep + 1}").unlink(missing_ok=True)
+
+    def files(self) -> list[Path]:
+        """The log and its rotations, oldest first."""
+        rotated = sorted(self.path.parent.glob(f"{self.path.name}.*"),
+                         key=lambda p: int(p.suffix[1:]) if p.suffix[1:].isdigit() else 0, reverse=True)
+        return [p for p in rotated if p.suffix[1:].isdigit()] + ([self.path] if self.path.exists() else [])
+
+    def read(self) -> list[dict[str, Any]]:
+        """Every incident, oldest first (a torn last line from a crash is skipped)."""
+        out = []
+        for path in self.files():
+            for line in path.read_bytes().splitlines():
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    continue
+        return out
+
+    def find(self, incident_id: str) -> dict[str, Any] | None:
+        return next((i for i in reversed(self.read()) if i.get("id") == incident_id), None)

@@ -18,7 +18,7 @@ from dlp.config import ACTIONS, UNINSPECTABLE_REASONS
 from dlp.model import Decision, ScanResult
 
 PROTOCOLS = ("http", "websocket", "smtp")
-STAGES = ("extract", "engine", "incident", "worker", "config")
+STAGES = ("extract", "engine", "incident", "worker", "config", "quarantine", "notify", "state")
 SCAN_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
@@ -50,6 +50,9 @@ class Metrics:
         self.config_info = Gauge("dlp_config_info", "The policy in force (sha256 of the file).",
                                  ["sha256"], registry=r)
         self.state_backend_up = Gauge("dlp_state_backend_up", "1 while the state backend works.",
+                                      registry=r)
+        self.quarantine_items = Gauge("dlp_quarantine_items", "Transfers held in quarantine.", registry=r)
+        self.quarantine_bytes = Gauge("dlp_quarantine_bytes", "Bytes held in quarantine (encrypted).",
                                       registry=r)
         self.build_info = Gauge("dlp_build_info", "Sekimori version.", ["version"], registry=r)
         self.build_info.labels(__version__).set(1)

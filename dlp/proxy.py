@@ -19,6 +19,7 @@ from pathlib import Path
 from mitmproxy import addons as mitm_addons
 from mitmproxy import exceptions, master, options
 
+from addons.mail import SekimoriMail
 from addons.web import SekimoriWeb
 from dlp.config import Policy
 from dlp.metrics import Metrics
@@ -89,9 +90,10 @@ async def _serve(settings: RunSettings) -> None:
     m = master.Master(opts)
     runtime = Runtime(settings.policy, settings.data_dir, settings.metrics)
     m.addons.add(*mitm_addons.default_addons())
-    m.addons.add(SekimoriWeb(runtime), Banner(settings))
+    m.addons.add(SekimoriWeb(runtime), SekimoriMail(runtime), Banner(settings))
     watcher = PolicyWatcher(Path(settings.policy.path), settings.policy, settings.metrics, runtime.swap)
     watcher.start()
+    runtime.start()
     # These options are declared by the default addons, so they exist only now.
     opts.update(body_size_limit=str(settings.policy.inspect.max_body), connection_strategy="lazy")
     _apply_sets(opts, settings.mitm_sets)

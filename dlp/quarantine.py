@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 STATES = ("held", "released", "rejected", "expired")
@@ -162,7 +163,10 @@ class Quarantine:
             blob = bin_path.read_bytes()
         except FileNotFoundError:
             raise QuarantineError(f"item {item_id} is {item.state}: its content was deleted") from None
-        plain = AESGCM(self.keys.get(item.key_id)).decrypt(blob[:12], blob[12:], item_id.encode())
+        try:
+            plain = AESGCM(self.keys.get(item.key_id)).decrypt(blob[:12], blob[12:], item_id.encode())
+        except InvalidTag:
+            raise QuarantineError(f"item {item_id}: content fails authentication (altered, or wrong key)") from None
         (n,) = struct.unpack(">I", plain[:4])
         return Held(json.loads(plain[4:4 + n]), plain[4 + n:])
 

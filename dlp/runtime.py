@@ -8,29 +8,60 @@ incident and counted the metrics, so every protocol gets the same treatment.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from dlp import incidents
-from dlp.config import Policy
+from dlp.config import DEPARTED_RULE, Policy
 from dlp.decider import decide_with_state
 from dlp.ids import new_id
 from dlp.metrics import Metrics
 from dlp.model import Decision, ScanResult, Transfer
-from dlp.state import StateBackend, open_backend
+from dlp.notify import Webhook
+from dlp.quarantine import Held, Item, Quarantine
+from dlp.state import StateBackend, open_backend, salted
 from dlp.workers import ScanPool
 
 log = logging.getLogger("sekimori")
+
+MAINTENANCE_SECONDS = 30.0
+"""How often the running proxy expires quarantine items and refreshes the backlog gauges."""
 
 class Runtime:
     def __init__(self, pol: Policy, data_dir: Path, metrics: Metrics):
         self.policy = pol
         self.data_dir = data_dir
         self.metrics = metrics
-        self.incidents = incidents.IncidentLog(data_dir)
+        self.incidents = incidents.IncidentLog(data_dir, pol.incidents.rotate_bytes, pol.incidents.keep)
+        self.quarantine = Quarantine(data_dir, pol.quarantine.key_file, pol.quarantine.retention)
         self.pool = ScanPool(pol.inspect.workers)
         self.state: StateBackend = open_backend(pol.state, data_dir)
+        self.webhook: Webhook | None = None
+        self._maintenance: asyncio.Task[None] | None = None
         self._loaded(pol)
+
+    def start(self) -> None:
+        """Background work of a running proxy: quarantine expiry and gauges, the webhook."""
+        if self.policy.webhook.url:
+            self.webhook = Webhook(self.policy.webhook, self.metrics)
+            self.webhook.start()
+        self._maintenance = asyncio.get_running_loop().create_task(self._maintain(), name="maintenance")
+
+    async def _maintain(self) -> None:
+        while True:
+            try:
+                for item_id in self.quarantine.purge():
+                    log.warning("quarantine item %s expired: content deleted", item_id)
+                n, size = self.quarantine.backlog()
+                self.metrics.quarantine_items.set(n)
+                self.metrics.quarantine_bytes.set(size)
+            except OSError as e:
+                self.metrics.errors.labels("quarantine").inc()
+                log.error("quarantine maintenance failed: %s", e.strerror or e)
+            await asyncio.sleep(MAINTENANCE_SECONDS)
 
     def _loaded(self, pol: Policy) -> None:
         self.metrics.policy_loaded(pol.sha256, ((r.name, r.action) for r in pol.rules),
@@ -48,7 +79,12 @@ class Runtime:
         if pol.inspect.workers != old.inspect.workers:
             log.warning("inspect.workers changed: takes effect at the next restart")
 
-    async def inspect(self, transfer: Transfer) -> tuple[ScanResult, Decision]:
+    async def inspect(self, transfer: Transfer, held: Held | None = None) -> tuple[ScanResult, Decision]:
+        """Scan, decide, act on the store side (quarantine, approvals) and record.
+
+        ``held`` is what a quarantine verdict keeps (the request line, headers and body, or
+        the mail with its envelope); without it a quarantine verdict has nothing to hold and
+        becomes a block."""
         pol = self.policy  # one policy for the whole transfer, even if a reload happens
         self.metrics.queue_depth.inc()
         try:
@@ -56,25 +92,84 @@ class Runtime:
         finally:
             self.metrics.queue_depth.dec()
         decision = await self.decide(transfer, scan, pol)
-        return scan, self.conclude(transfer, scan, decision)
+        if decision.action in ("block", "quarantine") and DEPARTED_RULE not in decision.rules:
+            decision = await self._approved(transfer, decision)
+        decision = replace(decision, incident_id=new_id()) if decision.action != "allow" or decision.approval \
+            else decision
+        if decision.action == "quarantine":
+            decision = self._hold(transfer, scan, decision, held)
+        return scan, await self.conclude_async(transfer, scan, decision)
+
+    async def _approved(self, transfer: Transfer, decision: Decision) -> Decision:
+        """A released quarantine item lets the same content from the same user to the same
+        destination pass once, within quarantine.approval_ttl."""
+        key = approval_key(transfer.user, transfer.host, hashlib.sha256(transfer.body).hexdigest())
+        try:
+            incident = await self.state.approval_take(key)
+        except OSError as e:
+            log.error("approval lookup failed: %s", e)
+            return decision
+        if incident is None:
+            return decision
+        return replace(decision, action="allow", approval=incident)
+
+    def _hold(self, transfer: Transfer, scan: ScanResult, decision: Decision, held: Held | None) -> Decision:
+        """Store the transfer; a failure (full disk, unwritable dir) blocks instead, never allows."""
+        assert decision.incident_id is not None
+        if held is None:
+            return replace(decision, action="block")
+        item = Item(id=decision.incident_id, time=incidents.now_iso(), protocol=transfer.protocol,
+                    rules=list(decision.rules), user=transfer.user, persons=scan.persons, size=len(held.payload),
+                    destination=incidents.destination_of(transfer),
+                    payload_sha256=hashlib.sha256(held.payload).hexdigest())
+        try:
+            self.quarantine.hold(item, held)
+        except OSError as e:
+            self.metrics.errors.labels("quarantine").inc()
+            log.error("quarantine of %s failed (%s): blocked instead", decision.incident_id, e.strerror or e)
+            scan.errors.append(f"quarantine failed: {e.strerror or type(e).__name__}; blocked instead")
+            return replace(decision, action="block")
+        self.metrics.quarantine_items.inc()
+        self.metrics.quarantine_bytes.inc(len(held.payload))
+        return decision
+
+    async def quarantine_mail(self, sender: str, recipients: list[str], data: bytes, decision: Decision) -> bool:
+        """Hold a mail whose verdict was quarantine (the mail addon calls this); False when it
+        could not be stored, so the relay must refuse the message."""
+        if decision.incident_id is None:
+            return False
+        held = Held({"sender": sender, "recipients": list(recipients)}, data)
+        transfer = Transfer("smtp", data, sender=sender, recipients=tuple(recipients), user=sender)
+        stored = self._hold(transfer, ScanResult(), decision, held)
+        return stored.action == "quarantine"
 
     async def decide(self, transfer: Transfer, scan: ScanResult, pol: Policy) -> Decision:
         decision = await decide_with_state(self.state, transfer, scan, pol)
         self.metrics.state_backend_up.set(1 if self.state.up else 0)
         return decision
 
-    def conclude(self, transfer: Transfer, scan: ScanResult, decision: Decision) -> Decision:
-        """Record a decision: incident for anything but allow, metrics always."""
+    async def conclude_async(self, transfer: Transfer, scan: ScanResult, decision: Decision) -> Decision:
+        hashes: list[str] = []
+        if decision.incident_id and scan.person_digests:
+            salt = await self.state.salt()
+            hashes = [d.hex() for d in salted(salt, scan.person_digests[:16 * incidents.EVIDENCE_HASHES])]
+        return self.conclude(transfer, scan, decision, hashes)
+
+    def conclude(self, transfer: Transfer, scan: ScanResult, decision: Decision,
+                 person_hashes: list[str] | None = None) -> Decision:
+        """Record a decision: incident for anything but a plain allow, metrics always."""
         pol = self.policy
-        if decision.action != "allow":
-            decision = Decision(decision.action, decision.rules, decision.exception,
-                                decision.uninspectable, new_id(), decision.severity, decision.approval)
-            record = incidents.build(decision.incident_id, transfer, scan, decision)
+        if decision.action != "allow" or decision.approval:
+            if decision.incident_id is None:
+                decision = replace(decision, incident_id=new_id())
+            record = incidents.build(decision.incident_id, transfer, scan, decision, person_hashes)
             try:
                 self.incidents.write(record)
             except OSError as e:
                 self.metrics.errors.labels("incident").inc()
                 log.error("cannot write incident %s: %s", decision.incident_id, e.strerror or e)
+            if self.webhook is not None:
+                self.webhook.submit(record)
             log.warning(
                 "verdict=%s incident=%s rules=%s exception=%s protocol=%s user=%s client=%s host=%s "
                 "persons=%d findings=%s uninspectable=%s",
@@ -89,5 +184,14 @@ class Runtime:
         return decision
 
     async def close(self) -> None:
+        if self._maintenance is not None:
+            self._maintenance.cancel()
+        if self.webhook is not None:
+            await self.webhook.stop()
         self.pool.close()
         await self.state.close()
+
+
+def approval_key(user: str | None, host: str, payload_sha256: str) -> str:
+    """Who may send what where, once: the key a quarantine release grants."""
+    return hashlib.sha256(f"{user or ''}\0{host.lower()}\0{payload_sha256}".encode()).hexdigest()
