@@ -145,6 +145,7 @@ def _scan(args: argparse.Namespace) -> int:
                 "file": f,
                 "action": decision.action,
                 "rules": list(decision.rules),
+                "exception": decision.exception,
                 "persons": result.persons,
                 "findings": result.findings,
                 "encrypted": result.encrypted,

@@ -117,3 +117,36 @@ def test_check_config_reports_positions(tmp_path: Path):
     out = dlp("check-config", str(cfg))
     assert out.returncode == 1 and out.stderr.splitlines() == [f"{cfg}:6:11: duplicate rule name 'dup'"]
     assert dlp("check-config", "config/dlp.yaml").returncode == 0
+
+
+def test_scan_evaluates_a_policy_as_user_and_destination(tmp_path: Path):
+    import sys
+    sys.path.insert(0, str(REPO / "tests"))
+    from synthetic import people, resident_csv
+
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text("""version: 1
+identity: {departed: [taro.yamada]}
+rules:
+  - {name: bulk, when: {persons: 1000}, action: block}
+  - {name: drip, when: {window: {persons: 1500, period: 30d}}, action: block}
+exceptions:
+  - {name: payroll, users: [hr-batch], destinations: ["*.bank.example.co.jp"], rules: [bulk]}
+""")
+    big = tmp_path / "big.csv"
+    big.write_bytes(resident_csv(people(1200, seed=41)))
+    small = tmp_path / "small.csv"
+    small.write_bytes(resident_csv(people(400, seed=42)))
+
+    def run(*extra: str) -> list[dict]:
+        out = dlp("scan", "--config", str(cfg), "--json", *extra)
+        assert out.returncode == 0, out.stderr
+        return [json.loads(line) for line in out.stdout.splitlines()]
+
+    assert run("--user", "alice", str(big))[0]["action"] == "block"
+    [waived] = run("--user", "hr-batch", "--destination", "upload.bank.example.co.jp", str(big))
+    assert waived["action"] == "allow" and waived["rules"] == ["bulk"] and waived["exception"] == "payroll"
+    assert run("--user", "taro.yamada", str(small))[0]["rules"] == ["departed-account"]
+    # windows add up over the files in order, as consecutive uploads would
+    first, second = run("--user", "hr-batch", "--destination", "upload.bank.example.co.jp", str(big), str(small))
+    assert first["action"] == "allow" and second["action"] == "block" and second["rules"] == ["drip"]
