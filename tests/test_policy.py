@@ -78,7 +78,6 @@ import datetime  # noqa: E402
 
 from dlp.decider import decide_with_state  # noqa: E402
 from dlp.model import Transfer  # noqa: E402
-from dlp.policy import Context  # noqa: E402
 from dlp.state.memory import MemoryState  # noqa: E402
 
 FULL = b"""

@@ -91,6 +91,8 @@ def check_weak(value: str) -> Finding | None:
 
 
 LINES_ABOVE = 3
+GATE = ("氏名", "名前", "Name")
+"""``find`` (inline labels) only searches around these words."""
 
 
 def find(text: str) -> Iterator[tuple[int, Finding]]:
