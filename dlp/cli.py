@@ -316,9 +316,10 @@ def _run(args: argparse.Namespace) -> int:
         _check_port(*args.metrics, "metrics")
         args.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         m = metrics.Metrics()
-        metrics.serve(*args.metrics, m.registry, ready=lambda: True)
-        proxy.run(proxy.RunSettings(policy=pol, listen=args.listen, data_dir=args.data_dir,
-                                    metrics=m, mitm_sets=args.sets))
+        settings = proxy.RunSettings(policy=pol, listen=args.listen, data_dir=args.data_dir,
+                                     metrics=m, mitm_sets=args.sets)
+        metrics.serve(*args.metrics, m.registry, ready=settings.ready.is_set)
+        proxy.run(settings)
     except proxy.StartupError as e:
         return _die(str(e))
     except OSError as e:

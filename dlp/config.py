@@ -32,9 +32,11 @@ ACTIONS = ("allow", "log", "quarantine", "block")
 
 UNINSPECTABLE_REASONS = ("encrypted", "too_large", "corrupt", "timeout", "unsupported")
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SCHEMA_PATH = REPO_ROOT / "config" / "dlp.schema.json"
-SHIPPED_CONFIG = REPO_ROOT / "config" / "dlp.yaml"
+# config/dlp.schema.json and config/dlp.yaml ship inside the package (dlp/data links to them,
+# and a wheel carries copies), so an installed `dlp` validates and runs on the embedded defaults.
+_DATA = Path(__file__).resolve().parent / "data"
+SCHEMA_PATH = _DATA / "dlp.schema.json"
+SHIPPED_CONFIG = _DATA / "dlp.yaml"
 
 
 def severity(action: str) -> int:
@@ -225,7 +227,7 @@ def _schema() -> dict[str, Any]:
 
 
 def default_config_path() -> Path:
-    """``$DLP_CONFIG``, else ``./config/dlp.yaml``, else the file shipped with the package."""
+    """``$DLP_CONFIG``, else ``./config/dlp.yaml``, else the defaults embedded in the package."""
     env = os.environ.get("DLP_CONFIG")
     if env:
         return Path(env)
