@@ -13,6 +13,7 @@ import contextlib
 import logging
 import signal
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +49,8 @@ class RunSettings:
     data_dir: Path
     metrics: Metrics
     mitm_sets: list[str] = field(default_factory=list)
+    ready: threading.Event = field(default_factory=threading.Event)
+    """Set once the proxy listens with its policy loaded; /readyz answers from it."""
 
 
 class Banner:
@@ -67,6 +70,10 @@ class Banner:
             f"  browser:  set the HTTP and HTTPS proxy to {host}:{port} and trust the CA cert above",
             flush=True,
         )
+        self.settings.ready.set()
+
+    def done(self) -> None:
+        self.settings.ready.clear()
 
 
 def _apply_sets(opts: options.Options, sets: list[str]) -> None:
