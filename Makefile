@@ -3,7 +3,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 # Debian packages the tests need (command=package).
-SYSTEM_DEPS := zip=zip redis-server=redis-server prometheus=prometheus promtool=prometheus openssl=openssl
+SYSTEM_DEPS := zip=zip redis-server=redis-server prometheus=prometheus promtool=prometheus openssl=openssl postfix=postfix
 
 .PHONY: install run test lint bench clean
 

@@ -27,6 +27,8 @@ STARTUP_ERROR_EXIT = 2
 
 
 class SekimoriMail:
+    """Runs the mail relay for as long as mitmproxy runs (only if ``smtp.listen`` is set)."""
+
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
         self.relay: MailRelay | None = None
@@ -39,9 +41,10 @@ class SekimoriMail:
         relay = MailRelay(self.runtime, settings)
         try:
             await relay.start()
-        except RelayStartError as e:
-            self.startup_error = str(e)
-            log.error("%s", e)
+        except Exception as e:  # a bug must not leave the proxy up without its mail path either
+            self.startup_error = str(e) if isinstance(e, RelayStartError) else \
+                f"mail relay cannot start: {type(e).__name__}: {e}"
+            log.error("%s", self.startup_error)
             sys.exit(STARTUP_ERROR_EXIT)
         self.relay = relay
 

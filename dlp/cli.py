@@ -314,6 +314,10 @@ def _run(args: argparse.Namespace) -> int:
     try:
         _check_port(*args.listen, "proxy")
         _check_port(*args.metrics, "metrics")
+        smtp_ports = ((pol.smtp.listen, "smtp.listen"), (pol.smtp.tls_implicit_listen, "smtp.tls.implicit_listen"))
+        for addr, what in smtp_ports:
+            if addr:
+                _check_port(*_hostport(addr), what)
         args.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         m = metrics.Metrics()
         settings = proxy.RunSettings(policy=pol, listen=args.listen, data_dir=args.data_dir,

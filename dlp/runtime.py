@@ -133,16 +133,6 @@ class Runtime:
         self.metrics.quarantine_bytes.inc(len(held.payload))
         return decision
 
-    async def quarantine_mail(self, sender: str, recipients: list[str], data: bytes, decision: Decision) -> bool:
-        """Hold a mail whose verdict was quarantine (the mail addon calls this); False when it
-        could not be stored, so the relay must refuse the message."""
-        if decision.incident_id is None:
-            return False
-        held = Held({"sender": sender, "recipients": list(recipients)}, data)
-        transfer = Transfer("smtp", data, sender=sender, recipients=tuple(recipients), user=sender)
-        stored = self._hold(transfer, ScanResult(), decision, held)
-        return stored.action == "quarantine"
-
     async def decide(self, transfer: Transfer, scan: ScanResult, pol: Policy) -> Decision:
         decision = await decide_with_state(self.state, transfer, scan, pol)
         self.metrics.state_backend_up.set(1 if self.state.up else 0)

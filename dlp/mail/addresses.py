@@ -43,7 +43,3 @@ def address_problem(address: str, smtputf8: bool) -> str | None:
         return "553 5.6.7 Must declare SMTPUTF8 to send a non-ASCII address"
     return None
 
-
-def domain(address: str) -> str:
-    """The domain of an address, lower-cased (empty for the null sender or a bare local part)."""
-    return address.rpartition("@")[2].lower() if "@" in address else ""

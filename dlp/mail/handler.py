@@ -52,7 +52,8 @@ class RelayHandler(AuthMechanisms):
         last = responses.pop()
         return [*responses, "250-PIPELINING", last]
 
-    async def handle_AUTH(self, server: SMTP, session: Session, envelope: Envelope, args: list[str]):
+    async def handle_AUTH(self, server: SMTP, session: Session, envelope: Envelope, args: list[str]) -> object:
+        """Refuse AUTH when no htpasswd is configured; MISSING lets aiosmtpd go on."""
         return replies.AUTH_NOT_OFFERED if self.htpasswd is None else MISSING
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,

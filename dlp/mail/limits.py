@@ -10,6 +10,10 @@ SESSION_TIMEOUT = 300.0
 MAX_RECIPIENTS = 1000
 """Recipients per transaction (Postfix's smtpd_recipient_limit); more get 452 4.5.3."""
 
+MAX_HOPS = 50
+"""Received: headers a message may already carry (Postfix's hopcount_limit); more means a
+mail loop, answered 554 5.4.6 before anything else is done."""
+
 UPSTREAM_CONNECT_TIMEOUT = 30.0
 """Seconds to open the connection to the upstream MTA and read its greeting."""
 

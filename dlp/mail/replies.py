@@ -16,6 +16,7 @@ from dlp.model import Decision
 
 INTERNAL_ERROR = "451 4.3.0 Sekimori could not process the message; try again later"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
+TOO_MANY_HOPS = "554 5.4.6 Too many hops: mail loop?"
 AUTH_NOT_OFFERED = "502 5.5.1 AUTH is not offered here"
 
 _UNSAFE = re.compile(r"[^\x20-\x7e]")

@@ -14,6 +14,7 @@ import re
 from datetime import datetime
 from email.utils import format_datetime
 
+_RECEIVED = re.compile(rb"^received:", re.IGNORECASE | re.MULTILINE)
 _HELO_UNSAFE = re.compile(r"[^A-Za-z0-9.\-_:\[\]]")
 HELO_MAX = 255
 
@@ -48,3 +49,9 @@ def received(*, helo: str | None, client_ip: str | None, by: str, with_: str, tx
     line = (f"Received: from {name} ({address_literal(client_ip)}) by {host} (Sekimori) "
             f"with {with_} id {txid}; {format_datetime(when)}\r\n")
     return line.encode("ascii")
+
+
+def hops(data: bytes) -> int:
+    """Received: headers in the header section: how many MTAs the message has passed."""
+    end = data.find(b"\r\n\r\n")
+    return len(_RECEIVED.findall(data if end < 0 else data[:end]))

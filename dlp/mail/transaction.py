@@ -14,6 +14,7 @@ from datetime import datetime
 from dlp.config import SmtpSettings
 from dlp.mail import replies, trace, upstream
 from dlp.mail.addresses import NULL_SENDER, hostport
+from dlp.mail.limits import MAX_HOPS
 from dlp.model import Transfer
 from dlp.quarantine import Held
 from dlp.runtime import Runtime
@@ -68,6 +69,9 @@ async def process(runtime: Runtime, msg: Message) -> str:
     so "quarantine" here means the message is safely held. Exceptions propagate: the handler
     turns them into a 451, never a 250 for a message that was neither relayed nor held.
     """
+    if trace.hops(msg.data) > MAX_HOPS:
+        log.warning("smtp %s: refused, %d Received: headers (mail loop?)", msg.txid, trace.hops(msg.data))
+        return replies.TOO_MANY_HOPS
     pol = runtime.policy  # one policy for the whole transaction, even across a reload
     settings = pol.smtp
     held = Held({"sender": msg.envelope_sender, "recipients": list(msg.recipients)}, msg.data)

@@ -13,6 +13,7 @@ and the schema has no key for a CA bundle yet.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 from dataclasses import dataclass
@@ -107,7 +108,7 @@ async def _attempt(host: str, port: int, mode: str, msg: Outgoing) -> Reply:
         if e.code < 0:  # not SMTP at all
             return LOST
         return replies.from_upstream(e.code, e.message)
-    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, ConnectionError) as e:
+    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as e:
         log.warning("upstream %s:%d: %s during the transaction", host, port, type(e).__name__)
         return LOST
     finally:
@@ -146,8 +147,11 @@ async def _transaction(client: aiosmtplib.SMTP, host: str, mode: str, msg: Outgo
         if resp.code not in (250, 251):
             refused.append((rcpt, resp.code, resp.message))
     if refused:
-        await client.execute_command(b"RSET")
-        raise _Answer(replies.recipients_refused(refused, len(msg.recipients)))
+        answer = replies.recipients_refused(refused, len(msg.recipients))
+        # the refusal is the answer either way; the connection is closed next
+        with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+            await client.execute_command(b"RSET")
+        raise _Answer(answer)
     resp = await client.data(msg.data, timeout=UPSTREAM_DATA_TIMEOUT)
     return replies.from_upstream(resp.code, resp.message)
 

@@ -127,7 +127,7 @@ def plain_message(body: str, *, subject: str = "test", charset: str = "utf-8",
 
 def mime_with_attachment(text: str, text_charset: str, attachment: bytes, filename: str,
                          attachment_type: str = "text/csv") -> bytes:
-    """A multipart/mixed mail as Japanese mail clients send it: a ISO-2022-JP or UTF-8 text
+    """A multipart/mixed mail as Japanese mail clients send it: an ISO-2022-JP or UTF-8 text
     part, and a base64 attachment whose name is RFC 2231 (and RFC 2047) encoded."""
     boundary = f"----=_Part_{time.monotonic_ns()}"
     subject = Header("名簿の送付", "iso-2022-jp").encode()
@@ -150,6 +150,22 @@ def mime_with_attachment(text: str, text_charset: str, attachment: bytes, filena
     tail = crlf(f"--{boundary}--\n").encode("ascii")
     return head + crlf(text_payload.decode("latin-1")).encode("latin-1") + mid + crlf(
         b64.decode("ascii")).encode("ascii") + tail
+
+
+def forwarded(inner: bytes, note: str = "転送します。ご確認ください。") -> bytes:
+    """A forward as an attachment: a quoted-printable UTF-8 note and the original mail as a
+    message/rfc822 part."""
+    import quopri
+    boundary = f"----=_Fwd_{time.monotonic_ns()}"
+    qp = quopri.encodestring(note.encode("utf-8")).decode("ascii")
+    head = crlf(
+        f"From: sender@example.jp\nTo: dest@example.com\nSubject: Fwd: list\n"
+        f"Message-ID: <{time.monotonic_ns()}@example.jp>\nMIME-Version: 1.0\n"
+        f"Content-Type: multipart/mixed; boundary=\"{boundary}\"\n\n"
+        f"--{boundary}\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\n"
+        f"{qp}\n--{boundary}\nContent-Type: message/rfc822\nContent-Disposition: attachment\n\n"
+    ).encode("ascii")
+    return head + inner + crlf(f"\n--{boundary}--\n").encode("ascii")
 
 
 def strip_received(data: bytes) -> tuple[bytes, bytes]:
@@ -232,6 +248,7 @@ compatibility_level = 3.6
 queue_directory = {self.dir}/queue
 data_directory = {data}
 maillog_file = {self.log}
+maillog_file_prefixes = {self.dir}
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
 myhostname = upstream.sekimori.test
@@ -250,7 +267,8 @@ alias_maps =
 alias_database =
 """)
         lines = []
-        for line in Path("/etc/postfix/master.cf").read_text().splitlines():
+        dist = Path("/usr/share/postfix/master.cf.dist")  # shipped as is, whatever debconf chose
+        for line in (dist if dist.exists() else Path("/etc/postfix/master.cf")).read_text().splitlines():
             f = line.split()
             if line[:1] not in ("#", " ", "\t") and len(f) >= 8:
                 if f[0] == "smtp" and f[1] == "inet":

@@ -3,8 +3,11 @@ verdicts chosen by the test."""
 
 from __future__ import annotations
 
+import asyncio
 import smtplib
 import socket
+import threading
+import time
 
 import pytest
 
@@ -355,3 +358,49 @@ def test_stop_closes_idle_sessions(sink, start_relay):
         c.noop()
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", r.port), 2)
+
+
+def test_helo_session(sink, start_relay):
+    r = start_relay(sink)
+    with r.client() as c:
+        assert c.helo("old.example.jp")[0] == 250
+        assert c.sendmail("s@example.jp", ["d@example.com"], plain_message("helo")) == {}
+    assert strip_received(sink.received[0].data)[0].startswith(b"Received: from old.example.jp ([127.0.0.1]) by ")
+    assert b" with SMTP id " in strip_received(sink.received[0].data)[0]
+
+
+def test_stop_lets_a_transaction_past_data_finish(sink, start_relay):
+    r = start_relay(sink)
+    inner = r.runtime.inspect
+
+    async def slow(transfer, held=None):
+        await asyncio.sleep(1)
+        return await inner(transfer, held)
+    r.runtime.inspect = slow
+    result: list = []
+
+    def send():
+        with r.client() as c:
+            c.ehlo()
+            c.mail("s@example.jp")
+            c.rcpt("d@example.com")
+            result.append(c.data(plain_message("in flight")))
+
+    t = threading.Thread(target=send)
+    t.start()
+    deadline = time.monotonic() + 5
+    while not r.runtime.transfers and time.monotonic() < deadline:
+        time.sleep(0.02)
+    r.loop.run(r.relay.stop())  # while the message is being inspected
+    t.join(10)
+    assert result and result[0][0] == 250 and len(sink.received) == 1
+
+
+def test_mail_loop_is_refused(sink, start_relay):
+    from dlp.mail.limits import MAX_HOPS
+    r = start_relay(sink)
+    looped = b"".join(b"Received: from a by b; Fri, 27 Nov 2026 10:00:00 +0900\r\n" for _ in range(MAX_HOPS + 1))
+    with r.client() as c, pytest.raises(smtplib.SMTPDataError) as e:
+        c.sendmail("s@example.jp", ["d@example.com"], looped + plain_message("x"))
+    assert e.value.smtp_code == 554 and e.value.smtp_error.startswith(b"5.4.6")
+    assert sink.received == [] and r.runtime.transfers == []

@@ -35,3 +35,9 @@ def test_protocol_keywords():
     assert trace.protocol(esmtp=True, tls=False, authenticated=False, smtputf8=False) == "ESMTP"
     assert trace.protocol(esmtp=True, tls=True, authenticated=True, smtputf8=False) == "ESMTPSA"
     assert trace.protocol(esmtp=True, tls=True, authenticated=False, smtputf8=True) == "UTF8SMTPS"
+
+
+def test_hops_count_received_headers_of_the_header_section_only():
+    msg = b"Received: a\r\nRECEIVED: b\r\n c\r\nSubject: x\r\n\r\nReceived: in the body\r\n"
+    assert trace.hops(msg) == 2
+    assert trace.hops(b"Received: x\r\n") == 1
