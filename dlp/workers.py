@@ -52,24 +52,37 @@ class ScanPool:
             return engine.scan(transfer, limits, enabled)
         self.depth += 1
         try:
-            if self.workers <= 0:
-                fut = asyncio.to_thread(engine.scan, transfer, limits, enabled)
-            else:
-                loop = asyncio.get_running_loop()
-                fut = loop.run_in_executor(self._executor(), engine.scan, transfer, limits, enabled)
-            return await asyncio.wait_for(fut, limits.timeout + GRACE_SECONDS)
-        except TimeoutError:
-            result = ScanResult()
-            result.mark_uninspectable("timeout", f"scan exceeded its time budget of {limits.timeout:g}s")
-            return result
-        except BrokenProcessPool:
-            self._discard()
-            result = ScanResult()
-            result.engine_error = "scanner worker died"
-            result.errors.append("internal error: scanner worker died")
-            return result
+            for attempt in (1, 2):
+                try:
+                    return await self._offload(transfer, limits, enabled)
+                except TimeoutError:
+                    # The budget could not interrupt the scan (a library call that parses a
+                    # whole part at once): stop the runaway worker rather than let it burn on.
+                    if self.workers > 0:
+                        self._discard()
+                    result = ScanResult()
+                    result.mark_uninspectable("timeout", f"scan exceeded its time budget of {limits.timeout:g}s")
+                    return result
+                except BrokenProcessPool:
+                    # Another transfer's timeout recycled the pool, or a worker died: try once
+                    # more on a fresh pool before calling it an engine error.
+                    self._discard()
+                    if attempt == 2:
+                        result = ScanResult()
+                        result.engine_error = "scanner worker died"
+                        result.errors.append("internal error: scanner worker died")
+                        return result
+            raise AssertionError("unreachable")
         finally:
             self.depth -= 1
+
+    async def _offload(self, transfer: Transfer, limits: InspectSettings, enabled: frozenset[str]) -> ScanResult:
+        if self.workers <= 0:
+            fut = asyncio.to_thread(engine.scan, transfer, limits, enabled)
+        else:
+            loop = asyncio.get_running_loop()
+            fut = loop.run_in_executor(self._executor(), engine.scan, transfer, limits, enabled)
+        return await asyncio.wait_for(fut, limits.timeout + GRACE_SECONDS)
 
     def _discard(self) -> None:
         pool, self._pool = self._pool, None

@@ -20,3 +20,27 @@ def near(text: str, start: int, end: int, label: regex.Pattern[str], window: int
     if nl >= 0:
         after = after[:nl]
     return bool(label.search(before) or label.search(after))
+
+
+_DIGIT = regex.compile(r"[0-9]")
+
+
+def _ascii_alnum(c: str) -> bool:
+    return c.isascii() and c.isalnum()
+
+
+def isolated(text: str, start: int, end: int) -> bool:
+    """Not part of a longer code, a decimal fraction or a dotted/hyphenated identifier
+    (Japanese letters may touch it: ``住所は100-0001``)."""
+    before = text[start - 1] if start > 0 else " "
+    after = text[end] if end < len(text) else " "
+    if _ascii_alnum(before) or before in "._-+/" or _ascii_alnum(after) or after in "_-/":
+        return False
+    return not (after == "." and text[end + 1:end + 2].isdigit())
+
+
+def label_before(text: str, start: int, label: regex.Pattern[str]) -> bool:
+    """A label stands within ``WINDOW`` characters before the number with no other digits
+    between them: the label names the first number after it, not the next ones."""
+    found = list(label.finditer(text, max(0, start - WINDOW), start))
+    return bool(found) and not _DIGIT.search(text, found[-1].end(), start)

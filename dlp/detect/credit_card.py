@@ -11,6 +11,7 @@ and it names its holder: ``identifies`` is True.
 import regex
 from stdnum import luhn
 
+from dlp.detect import context
 from dlp.detect.mask import digits_keep_last
 from dlp.model import Finding
 
@@ -73,18 +74,6 @@ def _finding(token: str, digits: str) -> Finding | None:
     return Finding(ID, digits, digits_keep_last(digits), identifies=True)
 
 
-def _ascii_alnum(c: str) -> bool:
-    return c.isascii() and c.isalnum()
-
-
-def _isolated(text: str, start: int, end: int) -> bool:
-    """Not part of a longer code, a decimal fraction or a dotted/hyphenated identifier
-    (Japanese letters may touch it: ``住所は100-0001``)."""
-    before = text[start - 1] if start > 0 else " "
-    after = text[end] if end < len(text) else " "
-    if _ascii_alnum(before) or before in "._-+/" or _ascii_alnum(after) or after in "_-/":
-        return False
-    return not (after == "." and text[end + 1:end + 2].isdigit())
 
 
 def from_number(token: str, digits: str, text: str, start: int, end: int) -> Finding | None:
@@ -93,7 +82,7 @@ def from_number(token: str, digits: str, text: str, start: int, end: int) -> Fin
         token, start = token[1:], start + 1
     if token.endswith(")"):
         token, end = token[:-1], end - 1
-    if not _isolated(text, start, end):
+    if not context.isolated(text, start, end):
         return None
     return _finding(token, digits)
 

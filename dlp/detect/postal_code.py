@@ -29,7 +29,6 @@ _CELL = regex.compile(r"(?:〒\s*)?(\d{3})-?(\d{4})")
 _MARK_BEFORE = regex.compile(r"〒\s*$")
 _WORDS = regex.compile(r"郵便番号|ゆうびん番号|(?<![a-z])(?:zip|post(?:al)?[ _-]?code)", regex.IGNORECASE)
 """Labels for seven bare digits further away than a 〒 directly before them."""
-_DIGIT = regex.compile(r"[0-9]")
 
 
 @functools.cache
@@ -61,25 +60,7 @@ def _finding(digits: str) -> Finding | None:
     return Finding(ID, f"{digits[:3]}-{digits[3:]}", f"{digits[:3]}-****")
 
 
-def _ascii_alnum(c: str) -> bool:
-    return c.isascii() and c.isalnum()
 
-
-def _isolated(text: str, start: int, end: int) -> bool:
-    """Not part of a longer code, a decimal fraction or a dotted/hyphenated identifier
-    (Japanese letters may touch it: ``住所は100-0001``)."""
-    before = text[start - 1] if start > 0 else " "
-    after = text[end] if end < len(text) else " "
-    if _ascii_alnum(before) or before in "._-+/" or _ascii_alnum(after) or after in "_-/":
-        return False
-    return not (after == "." and text[end + 1:end + 2].isdigit())
-
-
-def _label_names(text: str, start: int, label: regex.Pattern[str]) -> bool:
-    """A label stands within ``context.WINDOW`` characters before the number with no other
-    digits between them: the label names the first number after it, not the next ones."""
-    found = list(label.finditer(text, max(0, start - context.WINDOW), start))
-    return bool(found) and not _DIGIT.search(text, found[-1].end(), start)
 
 
 def from_number(token: str, digits: str, text: str, start: int, end: int) -> Finding | None:
@@ -89,12 +70,12 @@ def from_number(token: str, digits: str, text: str, start: int, end: int) -> Fin
         token, start = token[1:], start + 1
     if token.endswith(")"):
         token, end = token[:-1], end - 1
-    if not _isolated(text, start, end):
+    if not context.isolated(text, start, end):
         return None
     if _SHAPED.fullmatch(token):
         return _finding(digits)
     if token.isdigit() and (
-        _MARK_BEFORE.search(text, max(0, start - 3), start) or _label_names(text, start, _WORDS)
+        _MARK_BEFORE.search(text, max(0, start - 3), start) or context.label_before(text, start, _WORDS)
     ):
         return _finding(digits)
     return None

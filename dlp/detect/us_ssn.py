@@ -24,7 +24,6 @@ LABELS = regex.compile(
 DIGIT_LENGTHS = frozenset({9})
 _HYPHENATED = regex.compile(r"\d{3}-\d{2}-\d{4}")
 _CELL = regex.compile(r"\d{3}([- ]?)\d{2}\1\d{4}")
-_DIGIT = regex.compile(r"[0-9]")
 
 
 def _finding(digits: str) -> Finding | None:
@@ -33,25 +32,7 @@ def _finding(digits: str) -> Finding | None:
     return Finding(ID, digits, f"***-**-{digits[-4:]}", identifies=True)
 
 
-def _ascii_alnum(c: str) -> bool:
-    return c.isascii() and c.isalnum()
 
-
-def _isolated(text: str, start: int, end: int) -> bool:
-    """Not part of a longer code, a decimal fraction or a dotted/hyphenated identifier
-    (Japanese letters may touch it: ``住所は100-0001``)."""
-    before = text[start - 1] if start > 0 else " "
-    after = text[end] if end < len(text) else " "
-    if _ascii_alnum(before) or before in "._-+/" or _ascii_alnum(after) or after in "_-/":
-        return False
-    return not (after == "." and text[end + 1:end + 2].isdigit())
-
-
-def _label_names(text: str, start: int, label: regex.Pattern[str]) -> bool:
-    """A label stands within ``context.WINDOW`` characters before the number with no other
-    digits between them: the label names the first number after it, not the next ones."""
-    found = list(label.finditer(text, max(0, start - context.WINDOW), start))
-    return bool(found) and not _DIGIT.search(text, found[-1].end(), start)
 
 
 def from_number(token: str, digits: str, text: str, start: int, end: int) -> Finding | None:
@@ -60,9 +41,9 @@ def from_number(token: str, digits: str, text: str, start: int, end: int) -> Fin
         token, start = token[1:], start + 1
     if token.endswith(")"):
         token, end = token[:-1], end - 1
-    if not _isolated(text, start, end):
+    if not context.isolated(text, start, end):
         return None
-    if _HYPHENATED.fullmatch(token) or (token.isdigit() and _label_names(text, start, LABELS)):
+    if _HYPHENATED.fullmatch(token) or (token.isdigit() and context.label_before(text, start, LABELS)):
         return _finding(digits)
     return None
 

@@ -1,42 +1,110 @@
-"""Extraction: any outbound body → Records and TextBlocks for the detectors.
+"""Extraction: any outbound body → Records, Tables and TextBlocks for the detectors.
 
-The true type is sniffed from magic bytes and structure, never trusted from a name. All
-extractors share one Budget. A part that cannot be inspected is recorded with its reason in
-the ScanResult and extraction goes on with its siblings, so one corrupt member neither
-crashes the scan nor hides the rest.
+The true type is sniffed from magic bytes and structure (``sniff``), never trusted from a name
+or a declared type, and dispatched to one handler per format family:
+
+  archives       zip, tar, 7z, gzip/bz2/xz/zstd      spreadsheets  xlsx/xlsm, xls
+  documents      docx, pptx, odt, odp, ods          pdf, rtf      text layer, text
+  mail           eml, msg                           ole           doc/ppt, encrypted OOXML
+  forms          multipart, urlencoded              jsondoc       JSON, NDJSON, base64 values
+  markup         html, xml                          text, binary  encodings, CSV; text runs
+
+Handlers yield items plus events (``events.py``): a Member (a file inside: archive member,
+attachment, base64 string) is extracted here, one level deeper, under the same Budget; an
+Encrypted part is reported by name; a Problem (one unreadable part) is recorded and the
+siblings go on. A handler failing on hostile input costs its own part, never the transfer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 
-from dlp.extract import archives, binary, forms, text
+from dlp.extract import (
+    archives,
+    binary,
+    documents,
+    embedded,
+    forms,
+    jsondoc,
+    mail,
+    markup,
+    ole,
+    pdf,
+    rtf,
+    spreadsheets,
+    text,
+)
 from dlp.extract.budget import Budget, Uninspectable
 from dlp.extract.content_encoding import decode_body
-from dlp.model import Record, ScanResult, TextBlock, Transfer
+from dlp.extract.events import Encrypted, Event, Member, Mismatch, Problem
+from dlp.extract.sniff import UNSUPPORTED, sniff, text_kind
+from dlp.model import Record, ScanResult, Table, TextBlock, Transfer
 
-Item = Record | TextBlock
+Item = Record | Table | TextBlock
+Handler = Callable[[bytes, str, Budget, str], Iterable[Event]]
+
+log = logging.getLogger(__name__)
 
 MAX_FILENAMES = 100
 """File names kept per transfer for the incident (an archive may hold thousands)."""
+MAX_ERRORS = 20
+"""Error strings kept per transfer (a 42.zip yields thousands of the same kind)."""
 
-_MAGIC: tuple[tuple[bytes, int, str], ...] = (
-    (b"PK\x03\x04", 0, "zip"),
-    (b"PK\x05\x06", 0, "zip"),
-    (b"\x1f\x8b", 0, "gzip"),
-    (b"BZh", 0, "bz2"),
-    (b"\xfd7zXZ\x00", 0, "xz"),
-    (b"7z\xbc\xaf\x27\x1c", 0, "7z"),
-    (b"ustar", 257, "tar"),
-)
+__all__ = ["MAX_FILENAMES", "Extractor", "Item", "sniff"]
 
 
-def sniff(data: bytes) -> str | None:
-    """The container type of ``data`` by its magic bytes, or None."""
-    for magic, offset, kind in _MAGIC:
-        if data[offset:offset + len(magic)] == magic:
-            return kind
-    return None
+def _plain(data: bytes, where: str, budget: Budget, _ctype: str = "") -> Iterator[Event]:
+    yield from text.text_items(data, where, budget)
+
+
+def _binary(data: bytes, where: str, budget: Budget, _ctype: str = "") -> Iterator[Event]:
+    yield from binary.run_blocks(data, where, budget)
+
+
+def _base64_body(data: bytes, where: str, budget: Budget, _ctype: str = "") -> Iterator[Event]:
+    decoded = embedded.decode(data.decode("ascii", "replace").strip())
+    if decoded is None:
+        raise Mismatch()
+    yield Member(where, decoded[0], decoded[1], is_file=False)
+
+
+def _pgp(data: bytes, where: str, budget: Budget, _ctype: str = "") -> Iterator[Event]:
+    yield Encrypted(where)
+
+
+BINARY_HANDLERS: dict[str, Handler] = {
+    "zip": archives.zip_items,
+    "tar": archives.tar_items,
+    "7z": archives.sevenzip_items,
+    "gzip": lambda d, w, b, _c: archives.stream_items(d, w, b, "gzip"),
+    "bz2": lambda d, w, b, _c: archives.stream_items(d, w, b, "bz2"),
+    "xz": lambda d, w, b, _c: archives.stream_items(d, w, b, "xz"),
+    "zstd": lambda d, w, b, _c: archives.stream_items(d, w, b, "zstd"),
+    "docx": documents.docx_items,
+    "pptx": documents.pptx_items,
+    "odt": documents.odf_items,
+    "odp": documents.odf_items,
+    "ods": documents.odf_items,
+    "xlsx": spreadsheets.xlsx_items,
+    "xls": spreadsheets.xls_items,
+    "ole": ole.ole_items,
+    "ooxml-encrypted": ole.encrypted_ooxml_items,
+    "msg": mail.msg_items,
+    "pdf": pdf.pdf_items,
+    "rtf": rtf.rtf_items,
+}
+TEXT_HANDLERS: dict[str, Handler] = {
+    "json": jsondoc.json_items,
+    "html": markup.html_items,
+    "xml": markup.xml_items,
+    "eml": mail.eml_items,
+    "urlencoded": forms.urlencoded_items,
+    "base64": _base64_body,
+    "pgp": _pgp,
+    "text": _plain,
+}
 
 
 class Extractor:
@@ -60,54 +128,95 @@ class Extractor:
 
     def payload_items(self, data: bytes, content_type: str, name: str, depth: int) -> Iterator[Item]:
         """Items of one payload, guarded so a failure is recorded, not raised."""
-        try:
-            yield from self._payload(data, content_type, name, depth)
-        except Uninspectable as e:
-            self.result.mark_uninspectable(e.reason, str(e))
-
-    def _payload(self, data: bytes, content_type: str, name: str, depth: int) -> Iterator[Item]:
-        self.budget.check_time()
-        self.budget.check_depth(depth, name or "body")
-        ctype = content_type.split(";")[0].strip().lower()
-        kind = sniff(data)
         where = name or "body"
-        if kind == "zip":
-            encrypted: list[str] = []
-            for member, content in archives.zip_members(data, self.budget, where, encrypted):
-                self._filename(member)
-                yield from self.payload_items(content, "", member, depth + 1)
+        try:
+            yield from self._payload(data, content_type, where, depth)
+        except Uninspectable as e:
+            if e.reason == "timeout":
+                raise
+            self.problem(e.reason, str(e))
+        except Exception as e:  # a library failing on hostile input: this part only
+            log.debug("extractor failed on %s", where, exc_info=True)
+            self.problem("corrupt", f"{where}: extractor failed ({type(e).__name__})")
+
+    def handler_for(self, data: bytes, content_type: str, where: str) -> tuple[str, Handler]:
+        """The format of a payload and its handler."""
+        kind = sniff(data)
+        if kind in UNSUPPORTED:
+            raise Uninspectable("unsupported", f"{where}: {UNSUPPORTED[kind]} cannot be read")
+        if kind:
+            return kind, BINARY_HANDLERS[kind]
+        ctype = content_type.split(";")[0].strip().lower()
+        if ctype == "multipart/form-data":
+            return "multipart", lambda d, w, b, _c: forms.multipart_items(d, w, b, content_type)
+        encoding = text.detect_encoding(data)
+        if encoding is None:
+            return "binary", _binary
+        kind = text_kind(text.decode_as(data[:4096], encoding), content_type)
+        if kind == "text":
+            return kind, partial(_encoded_text, encoding=encoding)
+        return kind, TEXT_HANDLERS[kind]
+
+    def _payload(self, data: bytes, content_type: str, where: str, depth: int) -> Iterator[Item]:
+        self.budget.check_time()
+        self.budget.check_depth(depth, where)
+        kind, handler = self.handler_for(data, content_type, where)
+        produced = False
+        encrypted: list[str] = []
+        try:
+            try:
+                for event in handler(data, where, self.budget, content_type):
+                    produced = True
+                    yield from self._event(event, depth, encrypted)
+            except Mismatch:
+                if produced or kind in ("text", "binary"):
+                    raise Uninspectable("corrupt", f"{where}: {kind} content ended unexpectedly") from None
+                for event in _plain(data, where, self.budget):
+                    yield from self._event(event, depth, encrypted)
+        finally:
             self._encrypted(encrypted)
-        elif kind == "tar":
-            for member, content in archives.tar_members(data, self.budget, where):
-                self._filename(member)
-                yield from self.payload_items(content, "", member, depth + 1)
-        elif kind in ("gzip", "bz2", "xz"):
-            inner = archives.decompress_stream(data, kind, self.budget, where)
-            yield from self.payload_items(inner, "", where.removesuffix("." + kind), depth + 1)
-        elif kind == "7z":
-            raise Uninspectable("unsupported", f"{where}: 7z archives cannot be read yet")
-        elif ctype == "multipart/form-data":
-            for part in forms.multipart_parts(data, content_type):
-                if part.filename:
-                    self._filename(part.filename)
-                label = part.filename or part.name or where
-                if part.filename is None and part.name and not sniff(part.data) and len(part.data) < 4096:
-                    yield Record(((part.name, part.data.decode("utf-8", "replace")),), where)
-                else:
-                    yield from self.payload_items(part.data, part.content_type, label, depth + 1)
-        elif ctype == "application/x-www-form-urlencoded":
-            yield forms.urlencoded_record(data, where)
-        elif text.looks_binary(data):
-            yield binary.text_runs(data, where)
-        else:
-            records = forms.json_records(data, where) if _maybe_json(ctype, data) else None
-            if records is not None:
-                yield from records
-            else:
-                yield from text.text_items(data, where)
+
+    def _event(self, event: Event, depth: int, encrypted: list[str]) -> Iterator[Item]:
+        if isinstance(event, Table):
+            yield Table(event.header, self._rows(event.rows, event.source), event.source)
+        elif isinstance(event, Record | TextBlock):
+            yield event
+        elif isinstance(event, Member):
+            if event.is_file:
+                self._filename(event.name)
+            yield from self.payload_items(event.data, event.content_type, event.name, depth + 1)
+        elif isinstance(event, Encrypted):
+            if event.name != "body":
+                self._filename(event.name)
+            encrypted.append(event.name)
+        elif isinstance(event, Problem):
+            self.problem(event.reason, event.message)
+
+    def _rows(self, rows: Iterable[list[str]], source: str) -> Iterator[list[str]]:
+        """A table's rows; a sheet that breaks off mid-way costs its remaining rows only."""
+        try:
+            yield from rows
+        except Uninspectable as e:
+            if e.reason == "timeout":
+                raise
+            self.problem(e.reason, str(e))
+        except Exception as e:
+            log.debug("extractor failed on %s", source, exc_info=True)
+            self.problem("corrupt", f"{source}: extractor failed ({type(e).__name__})")
+
+    def problem(self, reason: str, message: str) -> None:
+        """Record an uninspectable part: every reason, the first MAX_ERRORS messages."""
+        errors = self.result.errors
+        if len(errors) < MAX_ERRORS:
+            self.result.mark_uninspectable(reason, message)
+            return
+        if reason not in self.result.uninspectable:
+            self.result.uninspectable.append(reason)
+        if len(errors) == MAX_ERRORS:
+            errors.append("further errors omitted")
 
     def _filename(self, name: str) -> None:
-        if len(self.result.filenames) < MAX_FILENAMES:
+        if len(self.result.filenames) < MAX_FILENAMES and name not in self.result.filenames:
             self.result.filenames.append(name)
 
     def _encrypted(self, names: list[str]) -> None:
@@ -115,13 +224,10 @@ class Extractor:
             return
         self.result.encrypted = True
         self.result.encrypted_files.extend(names)
-        self.result.mark_uninspectable(
+        self.problem(
             "encrypted", f"encrypted content cannot be scanned: {', '.join(names[:5])}"
             + (f" and {len(names) - 5} more" if len(names) > 5 else ""))
 
 
-def _maybe_json(ctype: str, data: bytes) -> bool:
-    if "json" in ctype:
-        return True
-    head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
-    return head[:1] in (b"{", b"[")
+def _encoded_text(data: bytes, where: str, budget: Budget, _ctype: str = "", *, encoding: str) -> Iterator[Event]:
+    yield from text.text_items(data, where, budget, encoding=encoding)

@@ -1,34 +1,92 @@
-"""Containers: zip (CP932 names, encrypted entries), tar, and single-stream gzip/bz2/xz.
+"""Containers: zip (CP932 names, encrypted entries), tar, 7z, and single-stream gzip, bz2, xz
+and zstd files.
 
-Every member is read through the shared Budget: declared sizes can lie, so reads are capped
-and ratios checked on what was actually produced. Encrypted members cannot be scanned and are
-reported by name; policy decides what happens to them.
+Every member is read through the shared Budget: declared sizes can lie, so members are refused
+by their declared size first, then read in chunks with the output capped at what the limits
+allow (remaining expansion, ratio), so a bomb costs at most that much memory before it is
+stopped. Encrypted members cannot be scanned and are reported by name; policy decides what
+happens to them. A member that cannot be read is reported and its siblings are still read.
 """
 
 from __future__ import annotations
 
 import bz2
 import io
+import itertools
 import lzma
+import struct
 import tarfile
 import zipfile
 import zlib
 from collections.abc import Iterator
 
+import py7zr
+import py7zr.exceptions
+import py7zr.io
+
 from dlp.extract.budget import Budget, Uninspectable
+from dlp.extract.content_encoding import zstd
+from dlp.extract.events import Encrypted, Event, Member, Problem, describe
+from dlp.extract.inflate import inflate
 
-Member = tuple[str, bytes]
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError, ValueError,
+               lzma.LZMAError, KeyError, IndexError, OverflowError)
 
 
-def zip_members(data: bytes, budget: Budget, where: str, encrypted: list[str]) -> Iterator[Member]:
-    """Yield (name, bytes) of each readable member; names of encrypted ones go to ``encrypted``."""
+# -- zip ------------------------------------------------------------------------------------
+
+def open_zip(data: bytes, where: str) -> zipfile.ZipFile:
+    """A ZipFile whose names without the UTF-8 flag are read as CP932 (Japanese Windows)."""
     try:
-        zf = zipfile.ZipFile(io.BytesIO(data), metadata_encoding="cp932")
+        return zipfile.ZipFile(io.BytesIO(data), metadata_encoding="cp932")
     except UnicodeDecodeError:
-        zf = _open_zip(data, where)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError) as e:
-        raise Uninspectable("corrupt", f"{where}: corrupt zip archive ({e})") from None
-    with zf:
+        pass
+    except (*_ZIP_ERRORS, NotImplementedError) as e:
+        raise Uninspectable("corrupt", f"{where}: corrupt zip archive ({describe(e)})") from None
+    try:
+        return zipfile.ZipFile(io.BytesIO(data))
+    except (*_ZIP_ERRORS, NotImplementedError) as e:
+        raise Uninspectable("corrupt", f"{where}: corrupt zip archive ({describe(e)})") from None
+
+
+def read_zip_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget, name: str) -> bytes:
+    """The bytes of one zip member, refused by declared size and ratio before it is expanded
+    and capped while it is (a member may declare less than it holds)."""
+    budget.check_declared(info.file_size, info.compress_size, name)
+    try:
+        with zf.open(info) as fh:
+            return budget.read(fh, info.compress_size, name)
+    except NotImplementedError as e:
+        raise Uninspectable("unsupported", f"{name}: zip compression method not supported "
+                            f"({describe(e)})") from None
+    except (*_ZIP_ERRORS, RuntimeError) as e:
+        if "overlap" in str(e).lower():
+            raise Uninspectable("corrupt", f"{name}: overlapping zip entries "
+                                "(zip bomb construction)") from None
+        raise Uninspectable("corrupt", f"{name}: cannot read zip member ({describe(e)})") from None
+
+
+def check_overlap(zf: zipfile.ZipFile, data: bytes, where: str) -> None:
+    """Refuse a zip whose entries share bytes: no archiver writes that, but the non-recursive
+    zip bomb (one compressed kernel expanded by every entry) is built that way."""
+    spans = []
+    for info in zf.infolist():
+        start = info.header_offset
+        if start + 30 > len(data) or data[start:start + 4] != b"PK\x03\x04":
+            continue  # reported when the member is read
+        name_len, extra_len = struct.unpack_from("<HH", data, start + 26)
+        spans.append((start, start + 30 + name_len + extra_len + info.compress_size))
+    spans.sort()
+    for (_s1, end1), (s2, _e2) in itertools.pairwise(spans):
+        if end1 > s2:
+            raise Uninspectable("corrupt", f"{where}: overlapping zip entries (zip bomb construction)")
+
+
+def zip_items(data: bytes, where: str, budget: Budget, _ctype: str = "") -> Iterator[Event]:
+    """Each readable member as a Member, encrypted ones as Encrypted, unreadable ones as
+    Problems; an archive built as a bomb (overlapping entries) stops the archive."""
+    with open_zip(data, where) as zf:
+        check_overlap(zf, data, where)
         for info in zf.infolist():
             if info.is_dir():
                 continue
@@ -36,35 +94,21 @@ def zip_members(data: bytes, budget: Budget, where: str, encrypted: list[str]) -
             budget.check_time()
             name = f"{where}/{info.filename}"
             if info.flag_bits & 0x1:
-                encrypted.append(name)
+                yield Encrypted(name)
                 continue
-            if info.file_size > budget.remaining_expansion():
-                raise Uninspectable("too_large", f"{name}: member declares {info.file_size} bytes, "
-                                    "beyond inspect.max_expanded")
-            budget.check_ratio(info.compress_size, info.file_size, name)
             try:
-                with zf.open(info) as fh:
-                    content = fh.read(budget.remaining_expansion() + 1)
-            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
-                    ValueError, lzma.LZMAError) as e:
-                msg = str(e)
-                if "Overlapped entries" in msg or "overlap" in msg.lower():
-                    raise Uninspectable("corrupt", f"{where}: overlapping zip entries "
-                                        "(zip bomb construction)") from None
-                raise Uninspectable("corrupt", f"{name}: cannot read zip member ({msg})") from None
-            budget.check_ratio(info.compress_size, len(content), name)
-            budget.add_expanded(len(content), name)
-            yield name, content
+                content = read_zip_member(zf, info, budget, name)
+            except Uninspectable as e:
+                if e.reason == "timeout" or "zip bomb" in str(e):
+                    raise
+                yield Problem(e.reason, str(e))
+                continue
+            yield Member(name, content)
 
 
-def _open_zip(data: bytes, where: str) -> zipfile.ZipFile:
-    try:
-        return zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError) as e:
-        raise Uninspectable("corrupt", f"{where}: corrupt zip archive ({e})") from None
+# -- tar ------------------------------------------------------------------------------------
 
-
-def tar_members(data: bytes, budget: Budget, where: str) -> Iterator[Member]:
+def tar_items(data: bytes, where: str, budget: Budget, _ctype: str = "") -> Iterator[Event]:
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tf:
             for info in tf:
@@ -73,48 +117,135 @@ def tar_members(data: bytes, budget: Budget, where: str) -> Iterator[Member]:
                 budget.add_member(where)
                 budget.check_time()
                 name = f"{where}/{info.name}"
-                if info.size > budget.remaining_expansion():
-                    raise Uninspectable("too_large", f"{name}: member beyond inspect.max_expanded")
+                try:
+                    budget.check_declared(info.size, min(info.size, len(data)), name)
+                except Uninspectable as e:
+                    yield Problem(e.reason, str(e))
+                    continue
                 fh = tf.extractfile(info)
-                content = fh.read() if fh else b""
-                budget.add_expanded(len(content), name)
-                yield name, content
-    except (tarfile.TarError, EOFError, OSError) as e:
-        raise Uninspectable("corrupt", f"{where}: corrupt tar archive ({e})") from None
+                content = budget.read(fh, len(data), name) if fh else b""
+                yield Member(name, content)
+    except (tarfile.TarError, EOFError, OSError, ValueError, UnicodeDecodeError) as e:
+        raise Uninspectable("corrupt", f"{where}: corrupt tar archive ({describe(e)})") from None
+
+
+# -- single-stream compression --------------------------------------------------------------
+
+_SUFFIX = {"gzip": ".gz", "bz2": ".bz2", "xz": ".xz", "zstd": ".zst"}
+
+
+def stream_items(data: bytes, where: str, budget: Budget, kind: str) -> Iterator[Event]:
+    """A gzip/bz2/xz/zstd file: its content, one level down."""
+    inner = decompress_stream(data, kind, budget, where)
+    name = where.removesuffix(_SUFFIX[kind]) if where.endswith(_SUFFIX[kind]) else where
+    yield Member(name, inner, is_file=False)
 
 
 def decompress_stream(data: bytes, kind: str, budget: Budget, where: str) -> bytes:
-    """Decompress a single gzip/bz2/xz stream with the budget's cap."""
-    cap = budget.remaining_expansion() + 1
+    """Decompress a gzip (multi-member too), bz2, xz or zstd file within the Budget."""
+    make = {
+        "gzip": lambda: zlib.decompressobj(16 + zlib.MAX_WBITS),
+        "bz2": bz2.BZ2Decompressor,
+        "xz": lzma.LZMADecompressor,
+        "zstd": zstd.ZstdDecompressor,
+    }[kind]
     try:
-        if kind == "gzip":
-            out = bytearray()
-            rest = data
-            while rest and len(out) < cap:
-                d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                out += d.decompress(rest, cap - len(out))
-                if not d.eof and len(out) < cap:
-                    raise Uninspectable("corrupt", f"{where}: truncated gzip stream")
-                rest = d.unused_data.lstrip(b"\x00")
-            result = bytes(out)
-        elif kind == "bz2":
-            result = _capped(bz2.BZ2Decompressor(), data, cap, where)
-        else:
-            result = _capped(lzma.LZMADecompressor(), data, cap, where)
-    except (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError) as e:
-        raise Uninspectable("corrupt", f"{where}: corrupt {kind} stream ({e})") from None
-    if len(result) >= cap:
-        raise Uninspectable("too_large", f"{where}: {kind} expands beyond inspect.max_expanded "
-                            "(possible decompression bomb)")
-    budget.check_ratio(len(data), len(result), where)
-    budget.add_expanded(len(result), where)
-    return result
+        return inflate(make, data, budget, f"{where}: {kind}")
+    except (zlib.error, OSError, EOFError, lzma.LZMAError, ValueError, zstd.ZstdError) as e:
+        raise Uninspectable("corrupt", f"{where}: corrupt {kind} stream ({describe(e)})") from None
 
 
-def _capped(d: bz2.BZ2Decompressor | lzma.LZMADecompressor, data: bytes, cap: int, where: str) -> bytes:
-    out = bytearray(d.decompress(data, max_length=cap))
-    while not d.eof and not d.needs_input and len(out) < cap:
-        out += d.decompress(b"", max_length=cap - len(out))
-    if not d.eof and len(out) < cap:
-        raise Uninspectable("corrupt", f"{where}: truncated stream")
-    return bytes(out)
+# -- 7z ---------------------------------------------------------------------------------------
+
+class _Stop(Exception):  # carries an Uninspectable out of py7zr's worker
+    def __init__(self, error: Uninspectable):
+        self.error = error
+
+
+class _Capped(py7zr.io.Py7zIO):
+    """A member's bytes in memory; every write is charged to the shared cap."""
+
+    def __init__(self, owner: _CappedFactory, name: str):
+        self.owner = owner
+        self.name = name
+        self.chunks: list[bytes] = []
+
+    def write(self, s: bytes | bytearray) -> int:
+        self.owner.charge(len(s))
+        self.chunks.append(bytes(s))
+        return len(s)
+
+    def read(self, size: int | None = None) -> bytes:
+        return b""
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return 0
+
+    def flush(self) -> None:
+        return None
+
+    def size(self) -> int:
+        return sum(map(len, self.chunks))
+
+
+class _CappedFactory(py7zr.io.WriterFactory):
+    def __init__(self, budget: Budget, compressed: int, where: str):
+        self.budget = budget
+        self.compressed = compressed
+        self.where = where
+        self.cap = budget.cap_for(compressed)
+        self.total = 0
+        self.products: list[_Capped] = []
+
+    def create(self, filename: str) -> py7zr.io.Py7zIO:
+        product = _Capped(self, filename)
+        self.products.append(product)
+        return product
+
+    def charge(self, n: int) -> None:
+        self.total += n
+        try:
+            self.budget.check_time()
+            if self.total >= self.cap:
+                self.budget.accept(self.compressed, self.total, f"{self.where}: 7z")
+        except Uninspectable as e:
+            raise _Stop(e) from None
+
+
+def sevenzip_items(data: bytes, where: str, budget: Budget, _ctype: str = "") -> Iterator[Event]:
+    """Members of a 7z archive. An archive whose header is encrypted shows no names: it is
+    reported as one encrypted file."""
+    try:
+        archive = py7zr.SevenZipFile(io.BytesIO(data), mode="r")
+    except py7zr.exceptions.PasswordRequired:
+        yield Encrypted(where)
+        return
+    except Exception as e:  # py7zr raises many types on hostile input
+        if "password" in str(e).lower():
+            yield Encrypted(where)
+            return
+        raise Uninspectable("corrupt", f"{where}: corrupt 7z archive ({describe(e)})") from None
+    with archive:
+        try:
+            files = [f for f in archive.list() if not f.is_directory]
+        except Exception as e:
+            raise Uninspectable("corrupt", f"{where}: corrupt 7z archive ({describe(e)})") from None
+        for f in files:
+            budget.add_member(where)
+            budget.check_declared(f.uncompressed or 0, len(data), f"{where}/{f.filename}")
+        if archive.needs_password():
+            for f in files:
+                yield Encrypted(f"{where}/{f.filename}")
+            return
+        factory = _CappedFactory(budget, len(data), where)
+        try:
+            archive.extractall(factory=factory)
+        except _Stop as s:
+            raise s.error from None
+        except Exception as e:
+            raise Uninspectable("corrupt", f"{where}: corrupt 7z archive ({describe(e)})") from None
+    budget.accept(len(data), factory.total, f"{where}: 7z")
+    for product in factory.products:
+        content = b"".join(product.chunks)
+        product.chunks.clear()
+        yield Member(f"{where}/{product.name}", content)

@@ -1,8 +1,11 @@
-"""Undo HTTP Content-Encoding (gzip incl. multi-member, deflate, br, zstd, stacked) with an
-output cap. mitmproxy's own decoder has no cap, so a small bomb would expand in memory."""
+"""Undo HTTP Content-Encoding (gzip incl. multi-member, deflate, br, zstd, stacked) within the
+Budget. mitmproxy's own decoder has no cap, so a small bomb would expand in memory; here the
+output is drawn a megabyte at a time and the ratio to the input consumed so far is checked
+as it grows (``inflate``), so a bomb is stopped after a few megabytes."""
 
 from __future__ import annotations
 
+import io
 import zlib
 
 import brotli
@@ -13,8 +16,7 @@ except ImportError:  # pragma: no cover - depends on the interpreter
     from backports import zstd  # type: ignore[import-not-found,no-redef]
 
 from dlp.extract.budget import Budget, Uninspectable
-
-CHUNK = 1 << 20
+from dlp.extract.inflate import SLICE, STEP, check, inflate
 
 
 def decode_body(data: bytes, content_encoding: str, budget: Budget) -> bytes:
@@ -26,81 +28,50 @@ def decode_body(data: bytes, content_encoding: str, budget: Budget) -> bytes:
         decoder = _DECODERS.get(coding)
         if decoder is None:
             raise Uninspectable("unsupported", f"Content-Encoding {coding!r} is not supported")
-        before = len(data)
         try:
-            data = decoder(data, budget.remaining_expansion() + 1)
+            data = decoder(data, budget, f"Content-Encoding {coding}")
         except Uninspectable:
             raise
         except Exception as e:  # zlib.error, brotli.error, zstd.ZstdError, EOFError
-            raise Uninspectable("corrupt", f"Content-Encoding {coding}: corrupt data ({e})") from None
-        if len(data) > budget.remaining_expansion():
-            raise Uninspectable(
-                "too_large",
-                f"Content-Encoding {coding}: expands beyond inspect.max_expanded "
-                f"({budget.limits.max_expanded} bytes), possible decompression bomb",
-            )
-        budget.check_ratio(before, len(data), f"Content-Encoding {coding}")
-        budget.add_expanded(len(data), f"Content-Encoding {coding}")
+            raise Uninspectable("corrupt", f"Content-Encoding {coding}: corrupt data "
+                                f"({type(e).__name__})") from None
     return data
 
 
-def _zlib_stream(data: bytes, cap: int, wbits: int, multi_member: bool) -> bytes:
-    out = bytearray()
-    rest = data
-    while True:
-        d = zlib.decompressobj(wbits)
-        chunk = d.decompress(rest, cap - len(out))
-        out += chunk
-        while d.unconsumed_tail and len(out) < cap:
-            out += d.decompress(d.unconsumed_tail, cap - len(out))
-        if len(out) >= cap:
-            return bytes(out)
-        if not d.eof:
-            raise Uninspectable("corrupt", "compressed stream is truncated")
-        rest = d.unused_data
-        if not multi_member or not rest.lstrip(b"\x00"):
-            return bytes(out)
+def _gzip(data: bytes, budget: Budget, what: str) -> bytes:
+    return inflate(lambda: zlib.decompressobj(16 + zlib.MAX_WBITS), data, budget, what)
 
 
-def _gzip(data: bytes, cap: int) -> bytes:
-    return _zlib_stream(data, cap, 16 + zlib.MAX_WBITS, multi_member=True)
-
-
-def _deflate(data: bytes, cap: int) -> bytes:
+def _deflate(data: bytes, budget: Budget, what: str) -> bytes:
     # RFC 9110 says zlib-wrapped, but many clients send raw deflate.
-    try:
-        return _zlib_stream(data, cap, zlib.MAX_WBITS, multi_member=False)
-    except (zlib.error, Uninspectable):
-        return _zlib_stream(data, cap, -zlib.MAX_WBITS, multi_member=False)
+    if len(data) >= 2 and (data[0] & 0x0F) == 8 and int.from_bytes(data[:2], "big") % 31 == 0:
+        try:
+            return inflate(lambda: zlib.decompressobj(zlib.MAX_WBITS), data, budget, what, multi=False)
+        except zlib.error:
+            pass
+    return inflate(lambda: zlib.decompressobj(-zlib.MAX_WBITS), data, budget, what, multi=False)
 
 
-def _brotli(data: bytes, cap: int) -> bytes:
+def _zstd(data: bytes, budget: Budget, what: str) -> bytes:
+    return inflate(zstd.ZstdDecompressor, data, budget, what)
+
+
+def _brotli(data: bytes, budget: Budget, what: str) -> bytes:
     d = brotli.Decompressor()
-    out = bytearray(d.process(data, output_buffer_limit=min(cap, CHUNK * 16)))
-    while not d.is_finished() and len(out) < cap:
-        more = d.process(b"", output_buffer_limit=min(cap - len(out), CHUNK * 16))
-        if not more:
-            break
-        out += more
-    if not d.is_finished() and len(out) < cap:
-        raise Uninspectable("corrupt", "brotli stream is truncated")
-    return bytes(out)
-
-
-def _zstd(data: bytes, cap: int) -> bytes:
-    out = bytearray()
-    rest = data
-    while rest and len(out) < cap:
-        d = zstd.ZstdDecompressor()
-        out += d.decompress(rest, max_length=cap - len(out))
-        while not d.eof and not d.needs_input and len(out) < cap:
-            out += d.decompress(b"", max_length=cap - len(out))
-        if len(out) >= cap:
-            break
-        if not d.eof:
-            raise Uninspectable("corrupt", "zstd stream is truncated")
-        rest = d.unused_data
-    return bytes(out)
+    out = io.BytesIO()
+    size = 0
+    view = memoryview(data)
+    for pos in range(0, max(len(data), 1), SLICE):
+        size += out.write(d.process(bytes(view[pos:pos + SLICE]), output_buffer_limit=STEP))
+        check(budget, pos + SLICE, size, what)
+        while not d.is_finished() and not d.can_accept_more_data():
+            size += out.write(d.process(b"", output_buffer_limit=STEP))
+            check(budget, pos + SLICE, size, what)
+        budget.check_time()
+    if not d.is_finished():
+        raise Uninspectable("corrupt", f"{what}: brotli stream is truncated")
+    budget.add_expanded(size, what)
+    return out.getvalue()
 
 
 _DECODERS = {"gzip": _gzip, "x-gzip": _gzip, "deflate": _deflate, "br": _brotli, "zstd": _zstd}

@@ -1,19 +1,23 @@
-"""HTTP request body shapes: multipart/form-data, urlencoded forms and JSON.
+"""HTTP form bodies: multipart/form-data and application/x-www-form-urlencoded.
 
-Each multipart part keeps its filename and content type so the file inside is extracted by
-its true type; form fields and JSON keys become record labels.
+Each multipart part keeps its filename and content type, and the file inside is extracted by
+its true type; form field names become record labels. A field that carries a file as base64
+(or a data: URL) or a JSON document is extracted as that file or document. JSON bodies are
+read by ``jsondoc``.
 """
 
 from __future__ import annotations
 
-import json
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
 from email.utils import collapse_rfc2231_value
 
-from dlp.extract.budget import Uninspectable
+from dlp.extract import embedded
+from dlp.extract.budget import Budget, Uninspectable
+from dlp.extract.events import Event, Member, Problem
+from dlp.extract.sniff import magic
 from dlp.model import Record
 
 
@@ -25,6 +29,7 @@ class Part:
     filename: str | None
     content_type: str
     name: str | None = None
+    transfer_encoding: str = ""
 
 
 def header_params(value: str) -> tuple[str, dict[str, str]]:
@@ -78,16 +83,19 @@ def multipart_parts(body: bytes, content_type: str) -> Iterator[Part]:
 
 
 def _part(headers_blob: bytes, data: bytes) -> Part:
-    disposition, ctype = "", "application/octet-stream"
+    disposition, ctype, cte = "", "application/octet-stream", ""
     for line in headers_blob.decode("utf-8", "replace").splitlines():
         key, _, val = line.partition(":")
         if key.strip().lower() == "content-disposition":
             disposition = val.strip()
         elif key.strip().lower() == "content-type":
             ctype = val.strip()
+        elif key.strip().lower() == "content-transfer-encoding":
+            cte = val.strip().lower()
     _d, dparams = header_params(disposition) if disposition else ("", {})
     filename = dparams.get("filename")
-    return Part(data=data, filename=filename, content_type=ctype, name=dparams.get("name"))
+    return Part(data=data, filename=filename, content_type=ctype, name=dparams.get("name"),
+                transfer_encoding=cte)
 
 
 def urlencoded_record(body: bytes, source: str) -> Record:
@@ -97,41 +105,65 @@ def urlencoded_record(body: bytes, source: str) -> Record:
     return Record(tuple((k, v) for k, v in pairs), source)
 
 
-def json_records(data: bytes, source: str) -> list[Record] | None:
-    """JSON (or NDJSON) → one record per object, keys as labels; None if not JSON."""
-    text = data.decode("utf-8-sig", "replace").strip()
-    if not text or text[0] not in "[{\"":
-        return None
+FIELD_MAX = 4096
+"""A form field up to this size is a value of the form's record; larger ones are payloads."""
+
+
+def _field_value(name: str | None, value: str, where: str) -> Member | None:
+    """A field that carries a file (base64, data: URL) or a JSON document, as a Member."""
+    stripped = value.strip()
+    if len(stripped) >= 2 and stripped[0] in "{[" and stripped[-1] in "}]":
+        return Member(f"{where}/{name or 'field'}", stripped.encode("utf-8"), "application/json", is_file=False)
+    if embedded.looks_encoded(stripped):
+        decoded = embedded.decode(stripped)
+        if decoded is not None:
+            return Member(f"{where}/{name or 'field'}", decoded[0], decoded[1], is_file=False)
+    return None
+
+
+def urlencoded_items(data: bytes, where: str, budget: Budget, _ctype: str = "") -> Iterator[Event]:
+    """A urlencoded form: one record labelled by its field names; fields holding files or JSON
+    are extracted as Members."""
+    rec = urlencoded_record(data, where)
+    fields = []
+    for name, value in rec.fields:
+        member = _field_value(name, value, where)
+        if member is None:
+            fields.append((name, value))
+        else:
+            budget.add_member(where)
+            yield member
+    if fields:
+        yield Record(tuple(fields), where)
+
+
+def multipart_items(data: bytes, where: str, budget: Budget, content_type: str) -> Iterator[Event]:
+    """Each part of a multipart/form-data body: the small fields together as one record (one
+    form submission), files (by their true type, whatever the part says) and large fields as
+    Members. A body cut short still yields what it holds, then the error."""
+    fields: list[tuple[str | None, str]] = []
     try:
-        docs = [json.loads(text)]
-    except (json.JSONDecodeError, RecursionError):
-        try:
-            docs = [json.loads(line) for line in text.splitlines() if line.strip()]
-        except (json.JSONDecodeError, RecursionError):
-            return None
-    out: list[Record] = []
-    for doc in docs:
-        _walk(doc, None, out, source)
-    return out
-
-
-def _walk(node: object, label: str | None, out: list[Record], source: str) -> None:
-    stack: list[tuple[object, str | None]] = [(node, label)]
-    while stack:
-        item, lab = stack.pop()
-        if isinstance(item, dict):
-            fields = []
-            for k, v in item.items():
-                if isinstance(v, dict | list):
-                    stack.append((v, str(k)))
-                elif v is not None and not isinstance(v, bool):
-                    fields.append((str(k), str(v)))
-            if fields:
-                out.append(Record(tuple(fields), source))
-        elif isinstance(item, list):
-            scalars = [(lab, str(v)) for v in item if not isinstance(v, dict | list | bool) and v is not None]
-            # a list of scalars under one key: each value is its own record (a mailing list)
-            out.extend(Record((s,), source) for s in scalars)
-            stack.extend((v, lab) for v in item if isinstance(v, dict | list))
-        elif item is not None:
-            out.append(Record(((lab, str(item)),), source))
+        for part in multipart_parts(data, content_type):
+            budget.check_time()
+            content = part.data
+            if part.transfer_encoding == "base64":
+                decoded = embedded.decode(content.decode("ascii", "replace"))
+                content = decoded[0] if decoded else content
+            if part.filename is None and part.name and len(content) < FIELD_MAX and not magic(content):
+                value = content.decode("utf-8", "replace")
+                member = _field_value(part.name, value, where)
+                if member is None:
+                    fields.append((part.name, value))
+                else:
+                    yield member
+                continue
+            budget.add_member(where)
+            # a part is a file of the upload itself: named as the browser sent it
+            label = part.filename or part.name or where
+            yield Member(label, content, part.content_type, is_file=part.filename is not None)
+    except Uninspectable as e:
+        if e.reason == "timeout":
+            raise
+        yield Problem(e.reason, f"{where}: {e}")
+    if fields:
+        yield Record(tuple(fields), where)

@@ -1,5 +1,6 @@
 import pytest
 import regex
+from numeric_path import from_numbers
 
 from dlp.detect import bank_account_jp as bank
 from dlp.detect.normalize import fold
@@ -7,17 +8,8 @@ from dlp.detect.normalize import fold
 _TOKEN = regex.compile(r"\d[\d -]*\d")
 
 
-def scan(text: str):
-    """The numeric fast path in isolation: tokens of the right digit count → from_number."""
-    text = fold(text)
-    found = []
-    for m in _TOKEN.finditer(text):
-        digits = m.group().replace(" ", "").replace("-", "")
-        if len(digits) in bank.DIGIT_LENGTHS:
-            f = bank.from_number(m.group(), digits, text, m.start(), m.end())
-            if f is not None:
-                found.append(f)
-    return found
+def scan(text: str) -> list:
+    return from_numbers(bank, text)
 
 
 ACCOUNT = "3958172"                        # synthetic: account numbers have no check digit

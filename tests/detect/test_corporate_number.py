@@ -2,25 +2,16 @@ import random
 
 import pytest
 import regex
+from numeric_path import from_numbers
 from stdnum.jp import cn
 
 from dlp.detect import corporate_number
-from dlp.detect.normalize import fold
 
 _TOKEN = regex.compile(r"\d[\d -]*\d")
 
 
-def scan(text: str):
-    """The numeric fast path in isolation: tokens of the right digit count → from_number."""
-    text = fold(text)
-    found = []
-    for m in _TOKEN.finditer(text):
-        digits = m.group().replace(" ", "").replace("-", "")
-        if len(digits) in corporate_number.DIGIT_LENGTHS:
-            f = corporate_number.from_number(m.group(), digits, text, m.start(), m.end())
-            if f is not None:
-                found.append(f)
-    return found
+def scan(text: str) -> list:
+    return from_numbers(corporate_number, text)
 
 
 def make(body: str) -> str:

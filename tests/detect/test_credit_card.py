@@ -1,5 +1,5 @@
 import pytest
-import regex
+from numeric_path import from_numbers
 from stdnum import luhn
 
 from dlp.detect import credit_card
@@ -13,17 +13,7 @@ def make(prefix: str, length: int, fill: str = "3") -> str:
 
 
 def numbers(text: str) -> list:
-    """What the scanner's numeric pass would hand to the detector (see dlp.detect contract)."""
-    text = fold(text)
-    found = []
-    for m in regex.finditer(r"\d[\d -]*\d", text):
-        token = m.group()
-        digits = regex.sub(r"\D", "", token)
-        if len(digits) in credit_card.DIGIT_LENGTHS:
-            f = credit_card.from_number(token, digits, text, m.start(), m.end())
-            if f:
-                found.append(f)
-    return found
+    return from_numbers(credit_card, text)
 
 
 def group(digits: str, sizes: tuple[int, ...], sep: str = " ") -> str:

@@ -2,24 +2,15 @@ import random
 
 import pytest
 import regex
+from numeric_path import from_numbers
 
 from dlp.detect import drivers_license_jp as licence
-from dlp.detect.normalize import fold
 
 _TOKEN = regex.compile(r"\d[\d -]*\d")
 
 
-def scan(text: str):
-    """The numeric fast path in isolation: tokens of the right digit count → from_number."""
-    text = fold(text)
-    found = []
-    for m in _TOKEN.finditer(text):
-        digits = m.group().replace(" ", "").replace("-", "")
-        if len(digits) in licence.DIGIT_LENGTHS:
-            f = licence.from_number(m.group(), digits, text, m.start(), m.end())
-            if f is not None:
-                found.append(f)
-    return found
+def scan(text: str) -> list:
+    return from_numbers(licence, text)
 
 
 def make(commission: str, year: str, serial: str, reissue: str = "0") -> str:

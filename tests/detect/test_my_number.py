@@ -2,6 +2,7 @@ import random
 
 import pytest
 import regex
+from numeric_path import from_numbers
 from stdnum.jp import in_
 
 from dlp.detect import my_number
@@ -10,17 +11,8 @@ from dlp.detect.normalize import fold
 _TOKEN = regex.compile(r"\d[\d -]*\d")
 
 
-def scan(text: str):
-    """The numeric fast path in isolation: tokens of the right digit count → from_number."""
-    text = fold(text)
-    found = []
-    for m in _TOKEN.finditer(text):
-        digits = m.group().replace(" ", "").replace("-", "")
-        if len(digits) in my_number.DIGIT_LENGTHS:
-            f = my_number.from_number(m.group(), digits, text, m.start(), m.end())
-            if f is not None:
-                found.append(f)
-    return found
+def scan(text: str) -> list:
+    return from_numbers(my_number, text)
 
 
 def make(body: str) -> str:

@@ -1,23 +1,13 @@
 import pytest
-import regex
 from faker import Faker
+from numeric_path import from_numbers
 
 from dlp.detect import postal_code
 from dlp.detect.normalize import fold
 
 
 def numbers(text: str) -> list:
-    """What the scanner's numeric pass would hand to the detector (see dlp.detect contract)."""
-    text = fold(text)
-    found = []
-    for m in regex.finditer(r"\d[\d -]*\d", text):
-        token = m.group()
-        digits = regex.sub(r"\D", "", token)
-        if len(digits) in postal_code.DIGIT_LENGTHS:
-            f = postal_code.from_number(token, digits, text, m.start(), m.end())
-            if f:
-                found.append(f)
-    return found
+    return from_numbers(postal_code, text)
 
 
 @pytest.mark.parametrize("text, key", [

@@ -1,22 +1,12 @@
 import pytest
-import regex
+from numeric_path import from_numbers
 
 from dlp.detect import us_ssn
 from dlp.detect.normalize import fold
 
 
 def numbers(text: str) -> list:
-    """What the scanner's numeric pass would hand to the detector (see dlp.detect contract)."""
-    text = fold(text)
-    found = []
-    for m in regex.finditer(r"\d[\d -]*\d", text):
-        token = m.group()
-        digits = regex.sub(r"\D", "", token)
-        if len(digits) in us_ssn.DIGIT_LENGTHS:
-            f = us_ssn.from_number(token, digits, text, m.start(), m.end())
-            if f:
-                found.append(f)
-    return found
+    return from_numbers(us_ssn, text)
 
 
 @pytest.mark.parametrize("text, key", [

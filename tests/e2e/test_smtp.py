@@ -17,7 +17,6 @@ import pytest
 from mail.peers import (
     Sink,
     forwarded,
-    mime_extraction_available,
     mime_with_attachment,
     plain_message,
     strip_received,
@@ -27,9 +26,6 @@ from synthetic import people, resident_csv
 
 pytestmark = pytest.mark.e2e
 
-MIME = mime_extraction_available()
-needs_mime = pytest.mark.xfail(not MIME, reason="needs MIME extraction (dlp/extract does not parse "
-                               "message/rfc822 yet)", strict=False)
 
 POLICY = """\
 version: 1
@@ -119,7 +115,6 @@ def body_mail(n: int, seed: int) -> bytes:
     return plain_message("名簿を貼り付けます。\n" + text)
 
 
-@needs_mime
 def test_bulk_shift_jis_csv_attachment_is_rejected_and_upstream_receives_nothing(dlp, sink, certs):
     data, _ = csv_mail(1200, "shift_jis", seed=21)
     code, text = submit(dlp, "sender@example.jp", ["partner@example.com"], data, certs=certs)
@@ -130,7 +125,6 @@ def test_bulk_shift_jis_csv_attachment_is_rejected_and_upstream_receives_nothing
     assert sink.received == [] and sink.connections == 0
 
 
-@needs_mime
 def test_forwarded_mail_with_a_bulk_attachment_is_rejected(dlp, sink, certs):
     inner, _ = csv_mail(1100, "cp932", seed=30)
     code, text = submit(dlp, "sender@example.jp", ["partner@example.com"], forwarded(inner), certs=certs)
@@ -165,7 +159,6 @@ def test_ordinary_mail_with_a_signature_arrives_with_identical_body_bytes(dlp, s
     assert got.tls  # relay → upstream under STARTTLS (upstream_starttls: required)
 
 
-@needs_mime
 def test_iso_2022_jp_mail_with_a_cp932_csv_attachment_is_counted(dlp, sink, certs):
     data, _ = csv_mail(150, "cp932", seed=23)
     code, text = submit(dlp, "sender@example.jp", ["partner@example.com"], data, certs=certs)
@@ -295,20 +288,6 @@ def test_webmail_multipart_attachment_upload_is_blocked(dlp, webmail):
     assert webmail.received == []
 
 
-def _json_base64_extraction_available() -> bool:
-    from dlp import engine
-    from dlp.config import InspectSettings
-    from dlp.detect.registry import DETECTOR_IDS
-    from dlp.model import Transfer
-    doc = {"attachments": [{"name": "a.csv", "contentBytes": base64.b64encode(
-        resident_csv(people(40, seed=5))).decode()}]}
-    scan = engine.scan(Transfer("http", json.dumps(doc).encode(), content_type="application/json"),
-                       InspectSettings(), frozenset(DETECTOR_IDS))
-    return scan.persons >= 40
-
-
-@pytest.mark.xfail(not _json_base64_extraction_available(), strict=False,
-                   reason="needs base64 attachments inside JSON decoded by dlp/extract")
 def test_webmail_json_send_with_base64_attachment_is_blocked(dlp, webmail):
     # the shape of Microsoft Graph's sendMail (Outlook on the web sends the same fileAttachment)
     doc = {"message": {"subject": "名簿", "body": {"contentType": "Text", "content": "添付します"},

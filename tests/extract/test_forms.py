@@ -1,7 +1,9 @@
 import pytest
 
-from dlp.extract.budget import Uninspectable
-from dlp.extract.forms import json_records, multipart_parts, urlencoded_record
+from dlp.config import InspectSettings
+from dlp.extract.budget import Budget, Uninspectable
+from dlp.extract.forms import multipart_parts, urlencoded_record
+from dlp.extract.jsondoc import json_records
 
 
 def test_multipart_parts_keep_names_types_and_bytes():
@@ -39,8 +41,8 @@ def test_urlencoded_fields_become_labels():
 
 
 def test_json_objects_and_ndjson_become_labelled_records():
-    recs = json_records(b'{"users": [{"name": "a", "mail": "a@x.jp"}, {"name": "b"}]}', "j")
+    recs = json_records(b'{"users": [{"name": "a", "mail": "a@x.jp"}, {"name": "b"}]}', "j", Budget(InspectSettings()))
     assert sorted(r.fields for r in recs) == [(("name", "a"), ("mail", "a@x.jp")), (("name", "b"),)]
-    nd = json_records(b'{"name": "a"}\n{"name": "b"}\n', "j")
+    nd = json_records(b'{"name": "a"}\n{"name": "b"}\n', "j", Budget(InspectSettings()))
     assert len(nd) == 2
-    assert json_records(b"plain text", "j") is None
+    assert json_records(b"plain text", "j", Budget(InspectSettings())) is None

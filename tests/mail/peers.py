@@ -197,22 +197,6 @@ __all__ = ["SMTP", "Delivered", "Sink", "ThreadLoop", "mime_with_attachment", "p
            "strip_received", "wait_port"]
 
 
-def mime_extraction_available() -> bool:
-    """Whether dlp/extract reads MIME yet (base64 attachments of a message/rfc822 body):
-    tests that need it are expected failures until it does, and pass from then on."""
-    from synthetic import people, resident_csv
-
-    from dlp import engine
-    from dlp.config import InspectSettings
-    from dlp.detect.registry import DETECTOR_IDS
-    from dlp.model import Transfer
-
-    data = mime_with_attachment("名簿です。\n", "iso-2022-jp", resident_csv(people(40, seed=5)), "a.csv")
-    scan = engine.scan(Transfer("smtp", data, content_type="message/rfc822"), InspectSettings(),
-                       frozenset(DETECTOR_IDS))
-    return scan.persons >= 40
-
-
 POSTFIX = shutil.which("postfix") or ("/usr/sbin/postfix" if os.access("/usr/sbin/postfix", os.X_OK) else None)
 
 
