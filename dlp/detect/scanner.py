@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from types import ModuleType
@@ -28,6 +28,7 @@ from dlp.detect.normalize import fold
 from dlp.detect.registry import MODULES
 from dlp.model import Finding, Record, Table, TextBlock
 
+_UNIT = "\x1f"
 _BLANK_LINE = regex.compile(r"\n[ \t\r\u3000]*\n")
 SAMPLE_ROWS = 64
 """Rows read ahead to type a table's unlabelled columns."""
@@ -118,13 +119,6 @@ class DetectorSet:
         self._labels[label] = found
         return found
 
-    @staticmethod
-    def check(column: tuple[ModuleType, bool] | _Fast, value: str) -> Finding | None:
-        module, weak = column
-        if isinstance(column, _Fast):
-            return module.fast_check(value)
-        return module.check_weak(value) if weak else module.check(value)
-
     def _trusted(self, column: Column, i: int, sample: list[list[str]]) -> Column:
         """A column whose sampled cells nearly all pass the full check is checked by shape."""
         if column is None or column[1] or not hasattr(column[0], "fast_check"):
@@ -168,16 +162,29 @@ class DetectorSet:
 
     # -- structured items ------------------------------------------------------------------
 
+    def _checker(self, column: Column) -> Callable[[str], Finding | None] | None:
+        """The check function a column's cells go through (bound once per table)."""
+        if column is None:
+            return None
+        module, weak = column
+        if isinstance(column, _Fast):
+            return module.fast_check
+        return module.check_weak if weak else module.check
+
     def _fields(self, fields: Iterable[tuple[Column, str]], names: bool = True) -> RecordFindings:
+        return self._cells(((self._checker(c), fold(v)) for c, v in fields if v), names)
+
+    def _cells(self, cells: Iterable[tuple[Callable[[str], Finding | None] | None, str]],
+               names: bool = True) -> RecordFindings:
+        """Findings of one record from (check function or None, folded value) pairs."""
         findings: list[Finding] = []
         other: list[str] = []
         loose: list[str] = []
-        for column, value in fields:
-            if not value:
+        for check, text in cells:
+            if not text:
                 continue
-            text = fold(value)
-            if column is not None:
-                f = self.check(column, text)
+            if check is not None:
+                f = check(text)
                 if f is not None:
                     findings.append(f)
                     if f.detector != "person_name":
@@ -198,15 +205,20 @@ class DetectorSet:
         rows = iter(table.rows)
         sample = list(islice(rows, SAMPLE_ROWS))
         width = max((len(r) for r in sample), default=0)
-        columns = [self._trusted(self._column(table.header, i, sample), i, sample)
-                   for i in range(max(width, len(table.header)))]
-        n = len(columns)
+        checks = [self._checker(self._trusted(self._column(table.header, i, sample), i, sample))
+                  for i in range(max(width, len(table.header)))]
+        n = len(checks)
         for rows_part in (sample, rows):
             for row in rows_part:
                 if not row:
                     continue
-                cols = columns if len(row) <= n else columns + [None] * (len(row) - n)
-                yield self._fields(zip(cols, row, strict=False), names=False)
+                # One fold per row, not per cell (fold keeps lengths, so the unit separator
+                # splits the row back into the same cells).
+                cells = fold(_UNIT.join(row)).split(_UNIT) if len(row) > 1 else [fold(row[0])]
+                if len(cells) != len(row):  # a cell contained the separator itself
+                    cells = [fold(c) for c in row]
+                cols = checks if len(row) <= n else checks + [None] * (len(row) - n)
+                yield self._cells(zip(cols, cells, strict=False), names=False)
 
     def _column(self, header: tuple[str | None, ...], i: int, sample: list[list[str]]) -> Column:
         if i < len(header) and header[i]:
