@@ -26,10 +26,6 @@ _RUN16 = regex.compile(rb"(?:[\x20-\x7e\t\r\n]\x00|[\x00-\xff][\x30\x4e-\x9f\xff
 CHUNK = 4 << 20
 
 
-def text_runs(data: bytes, source: str) -> TextBlock:
-    """One text block of the runs, one per line, so findings do not straddle runs."""
-    return TextBlock("\n".join(m.decode("utf-8", "replace") for m in _RUN.findall(data)), source)
-
 
 def run_blocks(data: bytes, source: str, budget: Budget, utf16: bool = False) -> Iterator[TextBlock]:
     """The text runs of ``data`` in blocks, read a few MB at a time."""

@@ -206,10 +206,6 @@ def _jis_pair(m: regex.Match[bytes]) -> bytes:
     return bytes((s1, s2))
 
 
-def looks_binary(data: bytes) -> bool:
-    """True when ``data`` is no text in any encoding we know."""
-    return detect_encoding(data) is None
-
 
 # -- tables and free text ----------------------------------------------------------------
 
