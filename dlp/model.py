@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -59,9 +60,11 @@ class TextBlock:
     source: str = ""
 
 
-@dataclass(frozen=True)
-class Finding:
-    """One validated value of one detector: ``key`` is normalised for counting, never logged."""
+class Finding(NamedTuple):
+    """One validated value of one detector: ``key`` is normalised for counting, never logged.
+
+    A NamedTuple rather than a frozen dataclass: a resident list makes one per cell, and
+    tuples are created several times faster."""
 
     detector: str
     key: str

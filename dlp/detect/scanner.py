@@ -17,9 +17,9 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from itertools import islice
 from types import ModuleType
+from typing import NamedTuple
 
 import regex
 
@@ -72,8 +72,7 @@ def _extend(own: list[tuple[int, int]], lo: int, hi: int) -> None:
         own.append((lo, hi))
 
 
-@dataclass(frozen=True)
-class RecordFindings:
+class RecordFindings(NamedTuple):
     """The findings of one record, with a digest of its other values (see count.py)."""
 
     findings: tuple[Finding, ...]
