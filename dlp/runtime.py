@@ -78,6 +78,12 @@ class Runtime:
             await previous.close()
         if pol.inspect.workers != old.inspect.workers:
             log.warning("inspect.workers changed: takes effect at the next restart")
+        restart_only = ("listen", "tls_cert", "tls_key", "tls_implicit_listen", "auth_htpasswd", "auth_required",
+                        "max_message")
+        changed = [k for k in restart_only if getattr(pol.smtp, k) != getattr(old.smtp, k)]
+        if changed:
+            log.warning("smtp %s changed: takes effect at the next restart (upstream settings apply now)",
+                        ", ".join(changed))
 
     async def inspect(self, transfer: Transfer, held: Held | None = None) -> tuple[ScanResult, Decision]:
         """Scan, decide, act on the store side (quarantine, approvals) and record.
