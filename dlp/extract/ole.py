@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 
-import msoffcrypto
 import olefile
 
 from dlp.extract.binary import run_blocks
@@ -25,6 +24,7 @@ def encrypted_ooxml_items(data: bytes, where: str, budget: Budget, _ctype: str =
 
 
 def _legacy_encrypted(data: bytes) -> bool:
+    import msoffcrypto  # heavy: only for legacy Office files
     try:
         office = msoffcrypto.OfficeFile(io.BytesIO(data))
         return bool(office.is_encrypted())

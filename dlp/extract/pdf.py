@@ -12,13 +12,15 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterator
-
-import pypdf
-from pypdf import PasswordType
+from typing import TYPE_CHECKING
 
 from dlp.extract.budget import Budget, Uninspectable
 from dlp.extract.events import Encrypted, Event, Member, Problem, describe
 from dlp.model import Record, TextBlock
+
+if TYPE_CHECKING:
+    import pypdf
+
 
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 STREAM_MAX = 64 << 20
@@ -41,11 +43,12 @@ def _limits(budget: Budget) -> dict[str, int | None]:
 
 
 def pdf_items(data: bytes, where: str, budget: Budget, _ctype: str = "") -> Iterator[Event]:
+    import pypdf  # heavy: imported when a PDF arrives
     limits = _limits(budget)
     try:
         with pypdf.apply_configuration(**limits):
             reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
-            if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
+            if reader.is_encrypted and reader.decrypt("") == pypdf.PasswordType.NOT_DECRYPTED:
                 yield Encrypted(where)
                 return
             pages = len(reader.pages)
@@ -75,6 +78,7 @@ def pdf_items(data: bytes, where: str, budget: Budget, _ctype: str = "") -> Iter
 
 
 def _fields(reader: pypdf.PdfReader, where: str, limits: dict[str, int | None]) -> Iterator[Event]:
+    import pypdf
     try:
         with pypdf.apply_configuration(**limits):
             fields = reader.get_form_text_fields() or {}
@@ -87,6 +91,7 @@ def _fields(reader: pypdf.PdfReader, where: str, limits: dict[str, int | None]) 
 
 def _attachments(reader: pypdf.PdfReader, where: str, budget: Budget,
                  limits: dict[str, int | None]) -> Iterator[Event]:
+    import pypdf
     try:
         with pypdf.apply_configuration(**limits):
             found = [(name, list(contents)) for name, contents in reader.attachments.items()]

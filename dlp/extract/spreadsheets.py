@@ -17,9 +17,7 @@ import io
 import os
 import warnings
 from collections.abc import Iterable, Iterator
-
-import openpyxl
-import xlrd
+from typing import TYPE_CHECKING
 
 from dlp.extract import text as textmod
 from dlp.extract.archives import open_zip
@@ -28,6 +26,10 @@ from dlp.extract.documents import embedded
 from dlp.extract.events import Encrypted, Event, describe
 from dlp.extract.xmlflow import MAX_COLUMNS, check_prolog
 from dlp.model import Table, TextBlock
+
+if TYPE_CHECKING:
+    import xlrd
+
 
 HEADER_SEARCH = 5
 """Rows searched for the header (title rows often come first)."""
@@ -91,6 +93,7 @@ def _chain(first: list[list[str]], rest: Iterator[list[str]]) -> Iterator[list[s
 # -- xlsx -----------------------------------------------------------------------------------
 
 def xlsx_items(data: bytes, where: str, budget: Budget, _ctype: str = "") -> Iterator[Event]:
+    import openpyxl  # heavy: imported when a workbook arrives
     with open_zip(data, where) as zf:
         for info in zf.infolist():
             budget.add_member(where)
@@ -134,6 +137,7 @@ def _xlsx_rows(ws: object, budget: Budget, source: str) -> Iterator[list[str]]:
 # -- xls ------------------------------------------------------------------------------------
 
 def xls_items(data: bytes, where: str, budget: Budget, _ctype: str = "") -> Iterator[Event]:
+    import xlrd
     budget.accept(len(data), len(data) * XLS_MEMORY_FACTOR, f"{where}: xls workbook (in-memory size)")
     with open(os.devnull, "w") as devnull:
         try:
@@ -161,6 +165,7 @@ def xls_items(data: bytes, where: str, budget: Budget, _ctype: str = "") -> Iter
 
 
 def _xls_rows(book: xlrd.book.Book, sheet: xlrd.sheet.Sheet, budget: Budget) -> Iterator[list[str]]:
+    import xlrd
     for r in range(sheet.nrows):
         if r & 0x3FF == 0:
             budget.check_time()
