@@ -198,9 +198,13 @@ def _stdlib_source() -> str:
     return "\n".join(p.read_text(encoding="utf-8") for p in files)
 
 
-def benign_corpus(size: int, seed: int = 13) -> bytes:
+BENIGN_KINDS = ("prose-ja", "prose-en", "access-log", "orders", "source")
+
+
+def benign_corpus(size: int, seed: int = 13, kinds: tuple[str, ...] = BENIGN_KINDS) -> bytes:
     """About ``size`` bytes of ordinary text without personal data: Japanese and English prose,
-    access logs, order records and source code, in blocks, for throughput measurements."""
+    access logs, order records and source code, in blocks (or only the ``kinds`` asked for),
+    for throughput measurements."""
     rnd = random.Random(seed)
     ja, en = Faker("ja_JP"), Faker("en_US")
     Faker.seed(seed)
@@ -214,7 +218,7 @@ def benign_corpus(size: int, seed: int = 13) -> bytes:
                 f"SKU-{rnd.randint(1000, 9999)}\n" for _ in range(2000)),
         _stdlib_source(),
     ]
-    encoded = [b.encode() for b in blocks]
+    encoded = [b.encode() for kind, b in zip(BENIGN_KINDS, blocks, strict=True) if kind in kinds]
     out = bytearray()
     i = 0
     while len(out) < size:
