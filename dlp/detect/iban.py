@@ -15,7 +15,7 @@ from dlp.model import Finding
 
 ID = "iban"
 LABELS = regex.compile(r"(?<![a-z])iban(?![a-z])|国際銀行口座番号", regex.IGNORECASE)
-GATE = ("IBAN", "iban", "Iban")
+GATE = ("IBAN", "Iban")
 """ISO 13616 prints an IBAN after the word IBAN; searching only near it keeps precision
 (country code + digits shapes are common in part numbers) and the scan fast."""
 PATTERN = regex.compile(
