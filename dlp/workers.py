@@ -43,6 +43,7 @@ class ScanPool:
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["dlp.warm"])  # workers fork with the engine and its data loaded
             self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_worker_init)
         return self._pool
 
