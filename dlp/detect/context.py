@@ -39,6 +39,16 @@ def isolated(text: str, start: int, end: int) -> bool:
     return not (after == "." and text[end + 1:end + 2].isdigit())
 
 
+def token_span(token: str, start: int, end: int, text: str) -> tuple[str, int, int] | None:
+    """A scanner token without the brackets the scanner keeps around a number, with its span;
+    None when the number is not isolated (see ``isolated``)."""
+    if token.startswith("("):
+        token, start = token[1:], start + 1
+    if token.endswith(")"):
+        token, end = token[:-1], end - 1
+    return (token, start, end) if isolated(text, start, end) else None
+
+
 def label_before(text: str, start: int, label: regex.Pattern[str]) -> bool:
     """A label stands within ``WINDOW`` characters before the number with no other digits
     between them: the label names the first number after it, not the next ones."""

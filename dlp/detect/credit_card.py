@@ -74,16 +74,12 @@ def _finding(token: str, digits: str) -> Finding | None:
     return Finding(ID, digits, digits_keep_last(digits), identifies=True)
 
 
-
-
 def from_number(token: str, digits: str, text: str, start: int, end: int) -> Finding | None:
     """A number-like token from the scanner: a card if grouping, issuer, length and Luhn fit."""
-    if token.startswith("("):                # the scanner keeps a bracket around a number
-        token, start = token[1:], start + 1
-    if token.endswith(")"):
-        token, end = token[:-1], end - 1
-    if not context.isolated(text, start, end):
+    span = context.token_span(token, start, end, text)
+    if span is None:
         return None
+    token, start, end = span
     return _finding(token, digits)
 
 

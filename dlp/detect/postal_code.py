@@ -60,18 +60,13 @@ def _finding(digits: str) -> Finding | None:
     return Finding(ID, f"{digits[:3]}-{digits[3:]}", f"{digits[:3]}-****")
 
 
-
-
-
 def from_number(token: str, digits: str, text: str, start: int, end: int) -> Finding | None:
     """A 7-digit token: a postcode if written NNN-NNNN, or seven digits right after 〒 or
     after a postcode label."""
-    if token.startswith("("):                # the scanner keeps a bracket around a number
-        token, start = token[1:], start + 1
-    if token.endswith(")"):
-        token, end = token[:-1], end - 1
-    if not context.isolated(text, start, end):
+    span = context.token_span(token, start, end, text)
+    if span is None:
         return None
+    token, start, end = span
     if _SHAPED.fullmatch(token):
         return _finding(digits)
     if token.isdigit() and (

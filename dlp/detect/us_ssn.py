@@ -32,17 +32,12 @@ def _finding(digits: str) -> Finding | None:
     return Finding(ID, digits, f"***-**-{digits[-4:]}", identifies=True)
 
 
-
-
-
 def from_number(token: str, digits: str, text: str, start: int, end: int) -> Finding | None:
     """A 9-digit token: an SSN if written 3-2-4 with hyphens, or contiguous beside a label."""
-    if token.startswith("("):                # the scanner keeps a bracket around a number
-        token, start = token[1:], start + 1
-    if token.endswith(")"):
-        token, end = token[:-1], end - 1
-    if not context.isolated(text, start, end):
+    span = context.token_span(token, start, end, text)
+    if span is None:
         return None
+    token, start, end = span
     if _HYPHENATED.fullmatch(token) or (token.isdigit() and context.label_before(text, start, LABELS)):
         return _finding(digits)
     return None
