@@ -116,6 +116,17 @@ def self_signed(tmp: Path, host: str = "localhost") -> tuple[Path, Path]:
     return cert_path, key_path
 
 
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    """SIGTERM, then SIGKILL if the process has not ended within ``timeout`` seconds."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class DlpProcess:
     """``dlp run`` as a real subprocess on free ports, with its own data dir."""
 
@@ -150,13 +161,7 @@ class DlpProcess:
         return self.log_path.read_bytes().decode("utf-8", "replace")
 
     def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
         return self.proc.returncode
 
@@ -185,9 +190,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
+        stop_process(self.proc)
 
 
 def metric(port: int, name: str, labels: dict[str, str] | None = None) -> float | None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from servers import DlpProcess, Upstream, free_port
+from servers import DlpProcess, Upstream, free_port, stop_process
 
 from .helpers import DEPLOY, EXPECTED_STATUS, POLICY, drive, samples, scrape
 
@@ -165,13 +165,7 @@ class Prometheus:
         raise AssertionError(f"{message}\n{self.output()[-3000:]}")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
 
 
