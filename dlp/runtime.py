@@ -64,6 +64,8 @@ class Runtime:
             await asyncio.sleep(MAINTENANCE_SECONDS)
 
     def _loaded(self, pol: Policy) -> None:
+        # rule name → action for the rule-match series, built once per policy, not per transfer
+        self._rule_actions = {r.name: r.action for r in pol.rules} | {DEPARTED_RULE: "block"}
         self.metrics.policy_loaded(pol.sha256, ((r.name, r.action) for r in pol.rules),
                                    sorted(pol.detectors_enabled))
 
@@ -154,7 +156,6 @@ class Runtime:
     def conclude(self, transfer: Transfer, scan: ScanResult, decision: Decision,
                  person_hashes: list[str] | None = None) -> Decision:
         """Record a decision: incident for anything but a plain allow, metrics always."""
-        pol = self.policy
         if decision.action != "allow" or decision.approval:
             if decision.incident_id is None:
                 decision = replace(decision, incident_id=new_id())
@@ -174,9 +175,7 @@ class Runtime:
                 transfer.client_ip or "-", transfer.host, scan.persons, scan.findings,
                 ",".join(decision.uninspectable) or "-",
             )
-        rule_actions = {r.name: r.action for r in pol.rules}
-        rule_actions["departed-account"] = "block"
-        self.metrics.observe(transfer.protocol, scan, decision, rule_actions)
+        self.metrics.observe(transfer.protocol, scan, decision, self._rule_actions)
         return decision
 
     async def close(self) -> None:
