@@ -23,6 +23,7 @@ import olefile
 from dlp.extract import text as textmod
 from dlp.extract.budget import Budget, Uninspectable
 from dlp.extract.events import Encrypted, Event, Member, Problem, describe
+from dlp.extract.ole import opened
 from dlp.model import Record, TextBlock
 
 ADDRESS_HEADERS = ("to", "cc", "bcc")
@@ -128,15 +129,7 @@ _RECIP = {"3001": "name", "39FE": "email", "3003": "email"}
 
 
 def msg_items(data: bytes, where: str, budget: Budget, _ctype: str = "") -> Iterator[Event]:
-    try:
-        ole = olefile.OleFileIO(data)
-    except Exception as e:
-        raise Uninspectable("corrupt", f"{where}: corrupt .msg file ({describe(e)})") from None
-    with ole:
-        try:
-            entries = ole.listdir(streams=True, storages=True)
-        except Exception as e:  # a cyclic or damaged directory
-            raise Uninspectable("corrupt", f"{where}: corrupt .msg directory ({describe(e)})") from None
+    with opened(data, where, ".msg file", ".msg directory", storages=True) as (ole, entries):
         yield from _msg(ole, entries, (), where, budget, 0)
 
 

@@ -9,6 +9,7 @@ as UTF-16LE), which finds the personal data they carry without claiming their st
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Iterator
 
@@ -32,16 +33,24 @@ def _legacy_encrypted(data: bytes) -> bool:
         return False
 
 
-def ole_items(data: bytes, where: str, budget: Budget, _ctype: str = "") -> Iterator[Event]:
+@contextlib.contextmanager
+def opened(data: bytes, where: str, file_kind: str, dir_kind: str,
+           storages: bool) -> Iterator[tuple[olefile.OleFileIO, list[list[str]]]]:
+    """An OLE compound file and its directory listing, each failure a specific ``corrupt``."""
     try:
         ole = olefile.OleFileIO(data)
     except Exception as e:  # olefile raises several types on damaged files
-        raise Uninspectable("corrupt", f"{where}: corrupt OLE compound file ({describe(e)})") from None
+        raise Uninspectable("corrupt", f"{where}: corrupt {file_kind} ({describe(e)})") from None
     with ole:
         try:
-            streams = ole.listdir(streams=True, storages=False)
+            entries = ole.listdir(streams=True, storages=storages)
         except Exception as e:  # a cyclic or damaged directory
-            raise Uninspectable("corrupt", f"{where}: corrupt OLE directory ({describe(e)})") from None
+            raise Uninspectable("corrupt", f"{where}: corrupt {dir_kind} ({describe(e)})") from None
+        yield ole, entries
+
+
+def ole_items(data: bytes, where: str, budget: Budget, _ctype: str = "") -> Iterator[Event]:
+    with opened(data, where, "OLE compound file", "OLE directory", storages=False) as (ole, streams):
         top = {s[0] for s in streams}
         if top & {"WordDocument", "PowerPoint Document"} and _legacy_encrypted(data):
             yield Encrypted(where)
