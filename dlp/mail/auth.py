@@ -75,6 +75,15 @@ async def _decode(server: SMTP, blob: str) -> bytes | None:
         return None
 
 
+async def _first(server: SMTP, args: list[str], challenge: str) -> bytes | None:
+    """The client's first value: the initial response on the AUTH line, or its answer to
+    ``challenge``; None when it gave none or sent bad base64 (already answered)."""
+    if len(args) == 1:
+        blob = await server.challenge_auth(challenge)
+        return None if blob is MISSING else blob
+    return await _decode(server, args[1])
+
+
 class AuthMechanisms:
     """Mixin for the aiosmtpd handler: ``auth_PLAIN`` and ``auth_LOGIN`` with an async check.
 
@@ -85,14 +94,9 @@ class AuthMechanisms:
     htpasswd: Htpasswd | None
 
     async def auth_PLAIN(self, server: SMTP, args: list[str]) -> AuthResult:
-        if len(args) == 1:
-            blob = await server.challenge_auth("")
-            if blob is MISSING:
-                return AuthResult(success=False, handled=True)
-        else:
-            blob = await _decode(server, args[1])
-            if blob is None:
-                return AuthResult(success=False, handled=True)
+        blob = await _first(server, args, "")
+        if blob is None:
+            return AuthResult(success=False, handled=True)
         assert isinstance(blob, bytes)
         parts = blob.split(b"\x00")
         if len(parts) != 3:
@@ -101,14 +105,9 @@ class AuthMechanisms:
         return await self._verify(parts[1], parts[2])
 
     async def auth_LOGIN(self, server: SMTP, args: list[str]) -> AuthResult:
-        if len(args) == 1:
-            login = await server.challenge_auth(SMTP.AuthLoginUsernameChallenge)
-            if login is MISSING:
-                return AuthResult(success=False, handled=True)
-        else:
-            login = await _decode(server, args[1])
-            if login is None:
-                return AuthResult(success=False, handled=True)
+        login = await _first(server, args, SMTP.AuthLoginUsernameChallenge)
+        if login is None:
+            return AuthResult(success=False, handled=True)
         password = await server.challenge_auth(SMTP.AuthLoginPasswordChallenge)
         if password is MISSING:
             return AuthResult(success=False, handled=True)
