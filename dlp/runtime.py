@@ -100,18 +100,21 @@ class Runtime:
         finally:
             self.metrics.queue_depth.dec()
         decision = await self.decide(transfer, scan, pol)
-        if decision.action in ("block", "quarantine") and DEPARTED_RULE not in decision.rules:
-            decision = await self._approved(transfer, decision)
+        stopped = decision.action in ("block", "quarantine")
+        # The payload's digest keys approvals and is recorded with a held item: hashed once.
+        body_sha = hashlib.sha256(transfer.body).hexdigest() if stopped else ""
+        if stopped and DEPARTED_RULE not in decision.rules:
+            decision = await self._approved(transfer, decision, body_sha)
         decision = replace(decision, incident_id=new_id()) if decision.action != "allow" or decision.approval \
             else decision
         if decision.action == "quarantine":
-            decision = self._hold(transfer, scan, decision, held)
+            decision = self._hold(transfer, scan, decision, held, body_sha)
         return scan, await self.conclude_async(transfer, scan, decision)
 
-    async def _approved(self, transfer: Transfer, decision: Decision) -> Decision:
+    async def _approved(self, transfer: Transfer, decision: Decision, body_sha: str) -> Decision:
         """A released quarantine item lets the same content from the same user to the same
         destination pass once, within quarantine.approval_ttl."""
-        key = approval_key(transfer.user, transfer.host, hashlib.sha256(transfer.body).hexdigest())
+        key = approval_key(transfer.user, transfer.host, body_sha)
         try:
             incident = await self.state.approval_take(key)
         except OSError as e:
@@ -121,15 +124,18 @@ class Runtime:
             return decision
         return replace(decision, action="allow", approval=incident)
 
-    def _hold(self, transfer: Transfer, scan: ScanResult, decision: Decision, held: Held | None) -> Decision:
-        """Store the transfer; a failure (full disk, unwritable dir) blocks instead, never allows."""
+    def _hold(self, transfer: Transfer, scan: ScanResult, decision: Decision, held: Held | None,
+              body_sha: str) -> Decision:
+        """Store the transfer; a failure (full disk, unwritable dir) blocks instead, never allows.
+        ``held.payload`` is the transfer's body as sent (both addons hold exactly that), so
+        its digest is ``body_sha``."""
         assert decision.incident_id is not None
         if held is None:
             return replace(decision, action="block")
         item = Item(id=decision.incident_id, time=incidents.now_iso(), protocol=transfer.protocol,
                     rules=list(decision.rules), user=transfer.user, persons=scan.persons, size=len(held.payload),
                     destination=incidents.destination_of(transfer),
-                    payload_sha256=hashlib.sha256(held.payload).hexdigest())
+                    payload_sha256=body_sha)
         try:
             self.quarantine.hold(item, held)
         except OSError as e:
