@@ -12,9 +12,11 @@ Every detector module exposes:
 
 and one of the two ways to scan free (folded) text:
 
-``find(text: str) -> Iterator[tuple[int, Finding]]``
+``find(text: str) -> Iterator[tuple[int, Finding]]``, ``ANCHOR: str`` and ``REACH: int``
     Yield (offset, finding) for every validated value, applying any context rule itself
-    (see ``context.near``).
+    (see ``context.near``). The scanner calls ``find`` only on the text within ``REACH``
+    characters of a match of ``ANCHOR`` (an RE2 pattern: a label, an ``@``, a prefecture),
+    which must occur near every value ``find`` accepts (see ``prefilter.py``).
 ``DIGIT_LENGTHS: frozenset[int]`` and
 ``from_number(token: str, digits: str, text: str, start: int, end: int) -> Finding | None``
     The numeric fast path: the scanner finds number-like tokens in one pass (``numbers.py``)
@@ -22,10 +24,7 @@ and one of the two ways to scan free (folded) text:
     is the matched text with its separators, ``digits`` its digits only, ``text[start:end]``
     the token in the folded text (for context checks).
 
-Optional: ``GATE: tuple[str, ...]``: ``find`` runs only on the text within
-``scanner.GATE_WINDOW`` characters of one of these substrings (for detectors that need a
-label anyway); and
-``near(text, offsets) -> Iterator[tuple[int, Finding]]``: called with the offsets of the other
+Optional: ``near(text, offsets) -> Iterator[tuple[int, Finding]]``: called with the offsets of the other
 detectors' findings, for values recognised only beside other personal data (names).
 
 ``fast_check(value) -> Finding | None``: a shape-only check for the cells of a column whose

@@ -152,6 +152,11 @@ a date, an age), so free text is searched for them (rare) rather than for dates 
 in logs and orders). Literal alternatives only: stdlib ``re`` then scans at ~250 MB/s."""
 _DATE_SPAN = 32
 """Longest date form in characters (昭和六十年十二月三十一日 and spacing), with margin."""
+ANCHOR = (r"生年月日|誕生日|生まれ|生年|(?i:birth|dob|d\.o\.b|born)|たんじょうび|せいねんがっぴ|歳|[0-9日] ?生")
+"""``_ANCHOR`` for the prefilter (RE2 has no look-behind: the digit or 日 before 生 is matched)."""
+REACH = 2 * (WINDOW_BEFORE + WINDOW_AFTER + _DATE_SPAN)
+"""A date up to ``WINDOW_AFTER`` + ``_DATE_SPAN`` before its anchor, and its label up to
+``WINDOW_BEFORE`` before the date; and the same after."""
 
 
 def find(text: str) -> Iterator[tuple[int, Finding]]:

@@ -13,6 +13,9 @@ LABELS = regex.compile(r"e-?mail|mail|メール|ﾒｰﾙ|電子メール|アド
 PATTERN = regex.compile(
     r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])"
 )
+ANCHOR = "@"
+REACH = 64 + 256
+"""A local part has at most 64 characters, a domain at most 255."""
 ROLE_LOCALS = frozenset(
     "info support noreply no-reply donotreply admin administrator sales contact postmaster "
     "webmaster hostmaster abuse security help helpdesk office hr recruit press media billing "

@@ -15,9 +15,11 @@ from dlp.model import Finding
 
 ID = "iban"
 LABELS = regex.compile(r"(?<![a-z])iban(?![a-z])|国際銀行口座番号", regex.IGNORECASE)
-GATE = ("IBAN", "Iban")
+ANCHOR = r"\b(?i:iban)\b"
 """ISO 13616 prints an IBAN after the word IBAN; searching only near it keeps precision
 (country code + digits shapes are common in part numbers) and the scan fast."""
+REACH = 200
+"""Characters around the word searched (an IBAN is at most 42 characters with spaces)."""
 PATTERN = regex.compile(
     # the boundary look-behind comes after the cheap prefix: twice the scan speed
     r"[A-Z]{2}[0-9]{2}(?<![A-Za-z0-9][A-Z]{2}[0-9]{2})(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])"

@@ -33,19 +33,33 @@ _STRICT = re.compile(
     r"|(?![0-9]{6,8}(?![0-9]|[()/ -][0-9])))"
     r"(?![0-9]{3}[-/][0-9]{1,2}[-/][0-9]{1,2}(?![0-9]))" + _BODY
 )
+_SEP = r"[()/\-]"
+CANDIDATE = (
+    # a run of digits and separators, from its first digit or one after a separator, with
+    # 7 or 9-19 digits to its end (the digit counts the detectors want; an 8-digit order id
+    # or date is not one), or three to five space-separated groups, or a number going on
+    # after ") ", or one after a +country code
+    rf"(?:^|[^0-9])[0-9](?:{_SEP}*[0-9]){{6}}{_SEP}*(?:[^0-9()/\-]|$)"
+    rf"|(?:^|[^0-9])[0-9](?:{_SEP}*[0-9]){{8,18}}{_SEP}*(?:[^0-9()/\-]|$)"
+    r"|[0-9]{1,3}(?: [0-9]{2,7}){2,4}|\) [0-9()/\-]|\+[0-9 \-]{0,4}[0-9][0-9()/ \-]{6}"
+)
+"""Where a strict token with a wanted digit count can be, in RE2 syntax (see prefilter.py):
+a superset of what ``tokens(text, lengths, strict=True)`` yields for the lengths the
+detectors ask for (7 and 9-19 digits), without look-arounds, which RE2 lacks."""
 _NON_DIGITS = str.maketrans("", "", " -/()+")
 _ALNUM = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
-def tokens(text: str, lengths: frozenset[int] | None = None,
-           strict: bool = False) -> Iterator[tuple[str, str, int, int]]:
+def tokens(text: str, lengths: frozenset[int] | None = None, strict: bool = False,
+           pos: int = 0, endpos: int | None = None) -> Iterator[tuple[str, str, int, int]]:
     """Yield (token, digits, start, end) for number-like tokens in folded text; with
     ``lengths``, only tokens (or space-separated pieces) whose digit count is wanted; with
-    ``strict``, without dates and unlabelled plain 7-9 digit runs."""
+    ``strict``, without dates and unlabelled plain 7-9 digit runs. ``pos``/``endpos`` limit
+    where tokens start and end (a prefilter window; the text around still counts as context)."""
     alnum = _ALNUM
     strip = _NON_DIGITS
     size = len(text)
-    for m in (_STRICT if strict else _RUN).finditer(text):
+    for m in (_STRICT if strict else _RUN).finditer(text, pos, size if endpos is None else endpos):
         tok = m.group()
         if lengths is not None and tok.isdigit() and len(tok) not in lengths:
             continue  # the commonest case: a plain number nobody wants (an order id)

@@ -21,8 +21,9 @@ ID = "passport_jp"
 TYPED_BY_CONTENT = False
 """Typed only by a header: product and booking codes share the two-letters-seven-digits shape."""
 LABELS = regex.compile(r"旅券|パスポート|passport", regex.IGNORECASE)
-GATE = ("旅券", "パスポート", "passport", "Passport", "PASSPORT")
+ANCHOR = "旅券|パスポート|(?i:passport)"
 """A passport number needs its label nearby, so texts without one are skipped."""
+REACH = 200
 PATTERN = regex.compile(r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{7}(?![A-Za-z0-9])")
 _CELL = regex.compile(r"[A-Z]{2}[0-9]{7}")
 _SEPARATORS = str.maketrans("", "", " -")

@@ -91,8 +91,9 @@ def check_weak(value: str) -> Finding | None:
 
 
 LINES_ABOVE = 3
-GATE = ("氏名", "名前", "Name")
+ANCHOR = "氏名|名前|Name"
 """``find`` (inline labels) only searches around these words."""
+REACH = 200
 
 
 def find(text: str) -> Iterator[tuple[int, Finding]]:

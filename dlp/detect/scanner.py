@@ -5,8 +5,9 @@
   valid phone numbers is a phone column). Cells of untyped columns, and typed cells that fail
   their check, are scanned as text. One row is one record.
 - JSON objects and forms: the same, with keys as labels; one object is one record.
-- Free text: one numeric-token pass shared by all numeric detectors plus one pass per
-  textual detector over the whole block, then findings are grouped into records: a line,
+- Free text: one RE2 pass finds where any detector could find something (``prefilter``);
+  the numeric-token pass shared by all numeric detectors and each textual detector then run
+  on those windows only, and findings are grouped into records: a line,
   merged with the following lines of its paragraph while they add no second identity (a mail
   signature of name, phone and e-mail lines is one person; a list of addresses one per line
   is many).
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import re
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from types import ModuleType
@@ -26,6 +26,7 @@ import regex
 
 from dlp.detect import morph, numbers
 from dlp.detect.normalize import fold
+from dlp.detect.prefilter import NUMBERS, Prefilter
 from dlp.detect.registry import MODULES
 from dlp.model import Finding, Record, Table, TextBlock
 
@@ -52,32 +53,10 @@ class _Fast(tuple):
 ROW_BATCH = 256
 """Table rows whose free-text cells are scanned together (see ``DetectorSet._batch``)."""
 _ROW_GAP = "\n" + " " * 64 + "\n"
-GATE_WINDOW = 200
-"""Characters around a gate word searched by a gated detector (its labels reach 40)."""
 
 
 def _digest(other: list[str]) -> str:
     return hashlib.blake2b("\x1f".join(other).encode(), digest_size=12).hexdigest()
-
-
-def _windows(text: str, gates: re.Pattern[str], owners: dict[str, tuple[str, ...]],
-             reach: int) -> dict[str, list[tuple[int, int]]]:
-    """For each gated detector, the merged spans of ``reach`` characters around its words.
-    One pass of one plain literal alternation for all detectors (no groups, which would
-    defeat the engine's literal prefix scan), each word mapped back to its detectors."""
-    spans: dict[str, list[tuple[int, int]]] = {}
-    size = len(text)
-    for m in gates.finditer(text):
-        for owner in owners[m.group()]:
-            _extend(spans.setdefault(owner, []), max(0, m.start() - reach), min(size, m.end() + reach))
-    return spans
-
-
-def _extend(own: list[tuple[int, int]], lo: int, hi: int) -> None:
-    if own and lo <= own[-1][1]:
-        own[-1] = (own[-1][0], max(own[-1][1], hi))
-    else:
-        own.append((lo, hi))
 
 
 class RecordFindings(NamedTuple):
@@ -103,13 +82,7 @@ class DetectorSet:
         self.lengths = frozenset(self.by_len)
         self.textual = tuple(m for m in self.modules if hasattr(m, "find"))
         self.names = next((m for m in self.modules if hasattr(m, "near")), None)
-        owners: dict[str, list[str]] = {}
-        for m in self.textual:
-            for w in getattr(m, "GATE", ()):
-                owners.setdefault(w, []).append(m.ID)
-        self.gate_owners = {w: tuple(ids) for w, ids in owners.items()}
-        self.gates = (re.compile("|".join(re.escape(w) for w in sorted(owners, key=len, reverse=True)))
-                      if owners else None)
+        self.prefilter = Prefilter(self.textual, bool(self.by_len))
         self._labels: dict[str | None, Column] = {None: None}
 
     def for_label(self, label: str | None) -> Column:
@@ -141,17 +114,11 @@ class DetectorSet:
         """Every validated value in folded ``text``, with its offset. ``names=False`` skips
         name finding in free text (table rows get their name columns from typing instead)."""
         hits: list[tuple[int, Finding]] = []
-        by_len = self.by_len
-        if by_len:
-            self._numbers(text, numbers.tokens(text, self.lengths, strict=True), hits)
-        # A gated detector needs one of its words within GATE_WINDOW characters of a
-        # finding, so only the text around those words is searched.
-        windows = _windows(text, self.gates, self.gate_owners, GATE_WINDOW) if self.gates is not None else {}
+        windows = self.prefilter.windows(text)
+        for lo, hi in windows.get(NUMBERS, ()):
+            self._numbers(text, numbers.tokens(text, self.lengths, True, lo, hi), hits)
         for m in self.textual:
             if not names and m.ID == "person_name":
-                continue
-            if not getattr(m, "GATE", None):
-                hits.extend(m.find(text))
                 continue
             for lo, hi in windows.get(m.ID, ()):
                 hits.extend((lo + off, f) for off, f in m.find(text[lo:hi]))

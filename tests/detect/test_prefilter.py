@@ -1,0 +1,119 @@
+"""The prefilter only narrows where detectors look: scanning its windows must find exactly
+what scanning the whole text finds, and text without personal data must leave no window."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dlp.detect import numbers
+from dlp.detect.normalize import fold
+from dlp.detect.prefilter import NUMBERS, Prefilter
+from dlp.detect.registry import DETECTOR_IDS
+from dlp.detect.scanner import DetectorSet
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from synthetic import benign_corpus, bulk_samples  # noqa: E402
+
+SCANNER = DetectorSet(frozenset(DETECTOR_IDS))
+LENGTHS = SCANNER.lengths
+
+
+def whole_tokens(text: str) -> set[tuple[str, int, int]]:
+    return {(tok, s, e) for tok, _d, s, e in numbers.tokens(text, LENGTHS, strict=True)}
+
+
+def window_tokens(text: str) -> set[tuple[str, int, int]]:
+    out = set()
+    for lo, hi in SCANNER.prefilter.windows(text).get(NUMBERS, ()):
+        out |= {(tok, s, e) for tok, _d, s, e in numbers.tokens(text, LENGTHS, True, lo, hi)}
+    return out
+
+
+# Digits dominate so that long runs (and so every digit count) occur; every character the
+# token grammar treats specially is in the alphabet, plus letters, labels and line breaks.
+ALPHABET = st.sampled_from(list("0123456789" * 6 + "()/- +" * 3 + ":#.,_aZ\n〒番号"))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.text(ALPHABET, min_size=1, max_size=300))
+def test_number_windows_keep_every_token(text):
+    assert window_tokens(text) == whole_tokens(text)
+
+
+@pytest.mark.parametrize("text", [
+    "TEL 090-1234-5678", "〒100-0001", "普通 1234567", "SSN: 123-45-6789", "+81 90 1234 5678",
+    "(03) 1234-5678", "4111 1111 1111 1111", "2026-11-05-1234-5678", "個人番号 1234 5678 9018",
+    "1234567 7654321 1234567 7654321", "x " * 100 + "090-1234-5678" + " y" * 100,
+])
+def test_number_windows_on_known_shapes(text):
+    assert whole_tokens(text) and window_tokens(text) == whole_tokens(text)
+
+
+def test_offsets_are_characters_in_japanese_text():
+    text = "お問い合わせは担当の山田まで。" * 20 + "電話 090-1234-5678、生年月日 昭和60年4月1日"
+    windows = SCANNER.prefilter.windows(text)
+    [(lo, hi)] = windows[NUMBERS]
+    at = text.index("090")
+    assert lo <= at and at + len("090-1234-5678") <= hi
+    [(lo, hi)] = windows["birth_date"]
+    assert lo <= text.index("昭和") < hi
+
+
+def test_a_long_number_run_is_walked_once():
+    text = "12 34 56 78 " * 200_000          # 2.4 M characters of candidates: quadratic would hang
+    windows = SCANNER.prefilter.windows(text)
+    assert windows[NUMBERS] == [(0, len(text))]
+
+
+def texts() -> list[str]:
+    out = [s.data.decode("cp932" if s.name.endswith(".csv") else "utf-8", "replace")
+           for s in bulk_samples(200) if not s.name.endswith(".json")]
+    out += [
+        "氏名：山田 太郎\n生年月日：昭和60年4月1日（39歳）\n旅券番号 TK1234567\nIBAN DE89 3704 0044 0532 0130 00",
+        "iban: de89370400440532013000 / passport no. MZ7654321 / born 1985-04-01",
+        "本社は東京都千代田区丸の内1-1-1、支店は横浜市中区本町2-3-4です。連絡は a.b@example.co.jp まで。",
+        "1985年4月1日生の職員、S60.4.1生まれ。Name: John Smith, DOB 04/01/1985",
+    ]
+    return out
+
+
+@pytest.mark.parametrize("detector", [m.ID for m in SCANNER.textual])
+def test_text_detector_windows_find_what_the_whole_text_has(detector):
+    module = next(m for m in SCANNER.textual if m.ID == detector)
+    for raw in texts():
+        text = fold(raw)
+        whole = set(module.find(text))
+        windowed = {(lo + off, f) for lo, hi in SCANNER.prefilter.windows(text).get(detector, ())
+                    for off, f in module.find(text[lo:hi])}
+        assert windowed == whole
+
+
+def test_scanner_findings_equal_unfiltered_detectors():
+    """The scanner's hits on the evaluation texts are what the detectors find on the whole text."""
+    for raw in texts():
+        text = fold(raw)
+        expected = {(s, f) for tok, d, s, e in numbers.tokens(text, LENGTHS, strict=True)
+                    for m in SCANNER.by_len.get(len(d), ())
+                    if (f := m.from_number(tok, d, text, s, e)) is not None}
+        expected |= {h for m in SCANNER.textual for h in m.find(text)}
+        got = set(SCANNER.text_hits(text))
+        assert expected <= got   # plus names beside other findings (``near``)
+        assert {h for h in got if h[1].detector != "person_name"} == \
+            {h for h in expected if h[1].detector != "person_name"}
+
+
+@pytest.mark.parametrize("kind", ["access-log", "orders", "prose-ja"])
+def test_benign_text_leaves_no_numeric_window(kind):
+    text = fold(benign_corpus(200_000, kinds=(kind,)).decode("utf-8", "ignore"))
+    windows = SCANNER.prefilter.windows(text)
+    assert NUMBERS not in windows      # order ids, dates, log times: no wanted digit count
+    assert sum(hi - lo for spans in windows.values() for lo, hi in spans) < len(text) // 10
+
+
+def test_no_detectors_no_pattern():
+    assert Prefilter((), numeric=False).windows("090-1234-5678") == {}
