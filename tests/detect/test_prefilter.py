@@ -3,21 +3,16 @@ what scanning the whole text finds, and text without personal data must leave no
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from synthetic import benign_corpus, bulk_samples
 
 from dlp.detect import numbers
 from dlp.detect.normalize import fold
 from dlp.detect.prefilter import NUMBERS, Prefilter
 from dlp.detect.registry import DETECTOR_IDS
 from dlp.detect.scanner import DetectorSet
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from synthetic import benign_corpus, bulk_samples  # noqa: E402
 
 SCANNER = DetectorSet(frozenset(DETECTOR_IDS))
 LENGTHS = SCANNER.lengths
@@ -84,7 +79,7 @@ def texts() -> list[str]:
 
 @pytest.mark.parametrize("detector", [m.ID for m in SCANNER.textual])
 def test_text_detector_windows_find_what_the_whole_text_has(detector):
-    module = next(m for m in SCANNER.textual if m.ID == detector)
+    module = next(m for m in SCANNER.textual if detector == m.ID)
     for raw in texts():
         text = fold(raw)
         whole = set(module.find(text))
