@@ -5,16 +5,17 @@ later My Number, passport...). Phones, addresses and postal codes alone are not 
 (company directories, postcode masters). The same person appearing twice counts once:
 records are joined (union-find) when they share a strong identifier, or a name together with
 a quasi-identifier (name + phone). A name with nothing else to tell people apart is joined
-only with records whose other values are identical (``fingerprint``), so two different
+only with records whose other values are identical (``_fingerprint``), so two different
 residents called 佐藤 花子 in one list stay two.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from dlp.detect.scanner import RecordFindings
+from dlp.model import Finding
 
 NAME = "person_name"
 DIGEST_SIZE = 16
@@ -35,36 +36,36 @@ class PersonCounter:
         return i
 
     def add(self, rec: RecordFindings) -> bool:
-        """Add one record; return True when it describes a person."""
+        """Add one record; return True when it describes a person. Runs for every row of a
+        30,000-row list, so it is written for the common shapes (one name, a few values)."""
         names: list[str] = []
-        strong: list[tuple[str, ...]] = []
-        quasi: list[tuple[str, str]] = []
-        for f in rec.findings:  # one pass: this runs for every row of a 30,000-row list
+        links: list[tuple[str, ...]] = []   # strong identifiers first, then name links
+        quasi: list[Finding] = []
+        for f in rec.findings:
             if f.detector == NAME:
                 names.append(f.key)
             elif f.identifies:
-                strong.append((f.detector, f.key))
+                links.append((f.detector, f.key))
             else:
-                quasi.append((f.detector, f.key))
-        if not names and not strong:
-            return False
-        links: list[tuple[str, ...]] = strong
+                quasi.append(f)
         if names:
             name = names[0] if len(names) == 1 else "|".join(sorted(set(names)))
             if quasi:
-                links.extend(("name+", name, d, k) for d, k in quasi)
-            elif not strong:
-                links.append(("name", name, rec.fingerprint or ""))
-        idx = len(self._parent)
-        self._parent.append(idx)
+                links.extend([("name+", name, f.detector, f.key) for f in quasi])
+            elif not links:
+                links.append(("name", name, _fingerprint(rec.values)))
+        elif not links:
+            return False
+        parent = self._parent
+        owner = self._owner
+        idx = len(parent)
+        parent.append(idx)
         for link in links:
-            other = self._owner.get(link)
-            if other is None:
-                self._owner[link] = idx
-            else:
+            other = owner.setdefault(link, idx)
+            if other != idx:
                 a, b = self._find(other), self._find(idx)
                 if a != b:
-                    self._parent[b] = a
+                    parent[b] = a
         return True
 
     def persons(self) -> int:
@@ -83,6 +84,10 @@ class PersonCounter:
                 smallest[root] = text
         return b"".join(hashlib.blake2b(t.encode(), digest_size=DIGEST_SIZE).digest()
                         for t in smallest.values())
+
+
+def _fingerprint(values: Sequence[str]) -> str:
+    return hashlib.blake2b("\x1f".join(values).encode(), digest_size=12).hexdigest() if values else ""
 
 
 def count_persons(records: Iterable[RecordFindings]) -> int:

@@ -44,17 +44,17 @@ def scan(transfer: Transfer, limits: InspectSettings, enabled: frozenset[str],
 
     def take(rec: RecordFindings) -> None:
         counter.add(rec)
-        for f in rec.findings:
-            seen = keys.get(f.detector)
+        for detector, key, masked, _identifies in rec.findings:
+            seen = keys.get(detector)
             if seen is None:
-                seen = keys[f.detector] = set()
-            if f.key not in seen:
-                seen.add(f.key)
-                samples = evidence.get(f.detector)
+                seen = keys[detector] = set()
+            if key not in seen:
+                seen.add(key)
+                samples = evidence.get(detector)
                 if samples is None:
-                    evidence[f.detector] = [f.masked]
-                elif len(samples) < EVIDENCE_SAMPLES and f.masked not in samples:
-                    samples.append(f.masked)
+                    evidence[detector] = [masked]
+                elif len(samples) < EVIDENCE_SAMPLES and masked not in samples:
+                    samples.append(masked)
 
     try:
         for n, item in enumerate(Extractor(budget, result).transfer_items(transfer)):

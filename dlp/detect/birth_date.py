@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime
 import functools
 import re
+import time
 from collections.abc import Iterator
 
 import regex
@@ -82,6 +83,8 @@ _CELL_SUFFIX = regex.compile(
     r"(?:[ T][0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?\s*(?:生まれ|生|[(（]\s*(?:満\s*)?[0-9]{1,3}\s*歳\s*[)）])?\s*"
 )
 """What may follow the date in a cell: a midnight time (spreadsheet exports), 生, an age."""
+_WESTERN_CELL = re.compile(r"((?:19|20)[0-9]{2})([./-])([0-9]{1,2})\2([0-9]{1,2})")
+"""A cell holding only a western date, as ``_DATE`` reads it."""
 
 
 def _number(s: str) -> int | None:
@@ -106,7 +109,20 @@ def _date(m: regex.Match[str]) -> datetime.date | None:
     year, month, day = _number(m.group("year")), _number(m.group("month")), _number(m.group("day"))
     if year is None or month is None or day is None:
         return None
-    era = m.group("era")
+    return _calendar(year, month, day, m.group("era"))
+
+
+_EARLIEST = datetime.date(1900, 1, 1)
+
+
+@functools.lru_cache(maxsize=2)
+def _today(_hour: int) -> datetime.date:
+    """Today, asked of the clock once an hour (a resident list checks tens of thousands of dates)."""
+    return datetime.date.today()
+
+
+def _calendar(year: int, month: int, day: int, era: str | None = None) -> datetime.date | None:
+    """The date if it exists (in its era's span) and is a plausible birth date."""
     span = None
     if era:
         span = _ERAS[_ERA_ALIASES.get(era, era)]
@@ -119,7 +135,7 @@ def _date(m: regex.Match[str]) -> datetime.date | None:
         return None
     if span and not (span[1] <= d and (span[2] is None or d <= span[2])):
         return None
-    if not datetime.date(1900, 1, 1) <= d <= datetime.date.today():
+    if not _EARLIEST <= d <= _today(int(time.time()) // 3600):
         return None
     return d
 
@@ -183,6 +199,10 @@ def check(value: str) -> Finding | None:
     """A cell labelled as a birth date: one date, optionally followed by 生(まれ) or an age.
     Cached: a list of 30,000 people has far fewer distinct birth dates."""
     v = value.strip()
+    w = _WESTERN_CELL.fullmatch(v)
+    if w:  # the commonest cell (1985-04-01, 1985/4/1), without the general pattern's cost
+        d = _calendar(int(w[1]), int(w[3]), int(w[4]))
+        return _finding(d) if d else None
     m = _DATE.match(v)
     if m is None or not _CELL_SUFFIX.fullmatch(v, m.end()):
         return None

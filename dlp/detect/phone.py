@@ -8,6 +8,8 @@ A phone number alone does not identify a person (company switchboards, shared li
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 import regex
 from phonenumbers import PhoneMetadata
@@ -17,7 +19,7 @@ from dlp.model import Finding
 ID = "phone"
 LABELS = regex.compile(r"電話|携帯|TEL|phone|mobile|FAX|連絡先|ﾃﾞﾝﾜ|でんわ|ケータイ", regex.IGNORECASE)
 DIGIT_LENGTHS = frozenset(range(9, 16))  # JP: 10-11; with +country code: 9-15
-_SHAPE = regex.compile(r"(?:\+\d{1,3}[ -]?(?:\(0\))?[ -]?)?\(?\d{1,5}\)?(?:[ -]?\(?\d{1,5}\)?){0,3}")
+_SHAPE = re.compile(r"(?:\+\d{1,3}[ -]?(?:\(0\))?[ -]?)?\(?\d{1,5}\)?(?:[ -]?\(?\d{1,5}\)?){0,3}")
 
 _JP = PhoneMetadata.metadata_for_region("JP")
 _JP_TYPES = [
@@ -26,7 +28,7 @@ _JP_TYPES = [
               _JP.personal_number, _JP.voip, _JP.pager, _JP.uan)
     if d is not None and d.national_number_pattern
 ]
-_JP_VALID = regex.compile("(?:" + "|".join(f"(?:{p})" for p in _JP_TYPES) + ")")
+_JP_VALID = re.compile("(?:" + "|".join(f"(?:{p})" for p in _JP_TYPES) + ")")
 
 
 def _national_jp(digits: str) -> str | None:
@@ -43,7 +45,7 @@ def _mask(e164: str) -> str:
 
 
 def _jp(nsn: str | None) -> Finding | None:
-    return Finding(ID, "+81" + nsn, _mask("+81" + nsn)) if nsn else None
+    return Finding(ID, "+81" + nsn, f"0{nsn[:2]}-****-{nsn[-4:]}") if nsn else None
 
 
 def validate(raw: str) -> Finding | None:
@@ -77,3 +79,14 @@ def from_number(token: str, digits: str, text: str, start: int, end: int) -> Fin
 def check(value: str) -> Finding | None:
     """A cell labelled as a phone: the whole value must be one number."""
     return validate(value.strip())
+
+
+def fast_check(value: str) -> Finding | None:
+    """A cell of a trusted phone column (its sample validated with ``check``): a domestic
+    number is accepted by its shape (10 or 11 digits after a trunk 0), without the numbering
+    plan; the key is the same E.164 form ``check`` gives. Anything else takes the full check."""
+    v = value.strip()
+    digits = v.replace("-", "").replace(" ", "").replace("(", "").replace(")", "")
+    if len(digits) in (10, 11) and digits.isascii() and digits.isdigit() and digits[0] == "0" != digits[1]:
+        return _jp(digits[1:])
+    return check(v)

@@ -16,8 +16,7 @@
 from __future__ import annotations
 
 import bisect
-import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from types import ModuleType
 from typing import NamedTuple
@@ -55,15 +54,12 @@ ROW_BATCH = 256
 _ROW_GAP = "\n" + " " * 64 + "\n"
 
 
-def _digest(other: list[str]) -> str:
-    return hashlib.blake2b("\x1f".join(other).encode(), digest_size=12).hexdigest()
-
-
 class RecordFindings(NamedTuple):
-    """The findings of one record, with a digest of its other values (see count.py)."""
+    """The findings of one record, with its other values (what tells two records of the same
+    name apart, see count.py; hashed there only when needed)."""
 
     findings: tuple[Finding, ...]
-    fingerprint: str | None = None
+    values: Sequence[str] = ()
 
 
 _EMPTY = RecordFindings(())
@@ -157,7 +153,7 @@ class DetectorSet:
         findings, other, loose = self._typed(cells)
         if loose:
             findings.extend(f for _off, f in self.text_hits(loose, names))
-        return RecordFindings(tuple(findings), _digest(other))
+        return RecordFindings(tuple(findings), other)
 
     @staticmethod
     def _typed(cells: Iterable[tuple[Callable[[str], Finding | None] | None, str]]
@@ -200,7 +196,7 @@ class DetectorSet:
             extra[bisect.bisect_right(starts, off) - 1].append(f)
         for (findings, other, _loose), more in zip(rows, extra, strict=True):
             if findings or more:
-                yield RecordFindings(tuple(findings + more), _digest(other))
+                yield RecordFindings(tuple(findings + more), other)
             else:
                 yield _EMPTY  # most rows of a benign export: no digest, no new object
 

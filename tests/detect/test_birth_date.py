@@ -2,6 +2,8 @@ import datetime
 
 import pytest
 from faker import Faker
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dlp.detect import birth_date
 from dlp.detect.normalize import fold
@@ -123,3 +125,19 @@ def test_faker_birth_dates_in_a_column():
 ])
 def test_labels(header, ok):
     assert bool(birth_date.LABELS.search(header)) == ok
+
+
+def _general_check(v: str):
+    m = birth_date._DATE.match(v)
+    if m is None or not birth_date._CELL_SUFFIX.fullmatch(v, m.end()):
+        return None
+    d = birth_date._date(m)
+    return birth_date._finding(d) if d else None
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(1890, 2030), st.integers(0, 13), st.integers(0, 32), st.sampled_from("-/."),
+       st.booleans())
+def test_western_cell_fast_path_reads_as_the_general_pattern(year, month, day, sep, pad):
+    v = f"{year}{sep}{month:02d}{sep}{day:02d}" if pad else f"{year}{sep}{month}{sep}{day}"
+    assert birth_date.check(v) == _general_check(v)

@@ -72,3 +72,16 @@ def test_fold_keeps_length():
     s = "ＴＥＬ：０９０ー１２３４―５６７８　ｶﾞｷﾞ"
     assert len(fold(s)) == len(s)
     assert fold(s).startswith("TEL:090-1234-5678 ")
+
+
+@pytest.mark.parametrize("cell", ["090-1234-5678", "03-1234-5678", "0312345678", "(03) 1234-5678",
+                                  "+81 90 1234 5678", "+1 202-555-0143", "050-1234-5678"])
+def test_phone_fast_check_keys_as_the_full_check(cell):
+    from dlp.detect import phone
+    assert phone.fast_check(cell) == phone.check(cell) is not None
+
+
+@pytest.mark.parametrize("cell", ["", "abc", "0012345678", "123-4567-8901", "090-1234-56789"])
+def test_phone_fast_check_rejects_what_is_not_a_domestic_number(cell):
+    from dlp.detect import phone
+    assert phone.fast_check(cell) is None
