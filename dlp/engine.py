@@ -66,11 +66,10 @@ def scan(transfer: Transfer, limits: InspectSettings, enabled: frozenset[str],
                 if rec.findings:
                     take(rec)
             elif isinstance(item, Table):
-                for n_row, rec in enumerate(detectors.table(item)):
-                    if n_row & 0x3FF == 0:
-                        budget.check_time()
-                    result.records += 1
-                    if rec.findings:
+                for rows, recs in detectors.table(item):
+                    budget.check_time()
+                    result.records += rows
+                    for rec in recs:
                         take(rec)
             else:
                 for rec in detectors.block(item):

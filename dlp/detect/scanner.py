@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import islice
+from itertools import accumulate, chain, islice
 from types import ModuleType
 from typing import NamedTuple
 
@@ -60,9 +60,6 @@ class RecordFindings(NamedTuple):
 
     findings: tuple[Finding, ...]
     values: Sequence[str] = ()
-
-
-_EMPTY = RecordFindings(())
 
 
 class DetectorSet:
@@ -177,60 +174,72 @@ class DetectorSet:
             loose.append(text)
         return findings, other, "\n".join(loose)
 
-    def _batch(self, rows: list[tuple[list[Finding], list[str], str]]) -> Iterator[RecordFindings]:
-        """Rows whose unclaimed cells are scanned as one text, so the dozen regex passes run
-        once per batch rather than once per row (a 50 MB CSV without personal data would
-        otherwise spend its whole time budget on per-call overhead). Rows are separated by a
-        blank stretch longer than any label's reach, so context never crosses rows."""
-        starts: list[int] = []
-        parts: list[str] = []
-        pos = 0
-        for _f, _o, loose in rows:
-            starts.append(pos)
-            parts.append(loose)
-            pos += len(loose) + len(_ROW_GAP)
+    def _batch(self, rows: list[tuple[list[Finding], Sequence[str], str]]) -> list[RecordFindings]:
+        """The records with findings among rows whose unclaimed cells (the last of each tuple)
+        are scanned as one text, so the detector passes run once per batch rather than once
+        per row (a 50 MB CSV without personal data would otherwise spend its whole time
+        budget on per-call overhead). Rows are separated by a blank stretch longer than any
+        label's reach, so context never crosses rows. Offsets are mapped back to rows only
+        when something was found."""
         # fold is idempotent and keeps lengths: rows folded already are unchanged, raw ones fold here
-        hits = self.text_hits(fold(_ROW_GAP.join(parts)), names=False) if any(parts) else []
+        hits = self.text_hits(fold(_ROW_GAP.join([loose for _f, _o, loose in rows])), names=False)
+        if not hits:
+            return [RecordFindings(tuple(f), o) for f, o, _l in rows if f]
+        starts = list(accumulate((len(loose) + len(_ROW_GAP) for _f, _o, loose in rows), initial=0))
         extra: list[list[Finding]] = [[] for _ in rows]
         for off, f in hits:
             extra[bisect.bisect_right(starts, off) - 1].append(f)
-        for (findings, other, _loose), more in zip(rows, extra, strict=True):
-            if findings or more:
-                yield RecordFindings(tuple(findings + more), other)
-            else:
-                yield _EMPTY  # most rows of a benign export: no digest, no new object
+        return [RecordFindings(tuple(findings + more), other)
+                for (findings, other, _loose), more in zip(rows, extra, strict=True) if findings or more]
 
     def record(self, record: Record) -> RecordFindings:
         return self._fields((self.for_label(label), value) for label, value in record.fields)
 
-    def table(self, table: Table) -> Iterator[RecordFindings]:
-        """One RecordFindings per row, with unlabelled columns typed from a sample."""
+    def table(self, table: Table) -> Iterator[tuple[int, list[RecordFindings]]]:
+        """The rows in batches: (rows in the batch, the records among them with findings),
+        with unlabelled columns typed from a sample. Batches keep per-row Python to a minimum
+        (a resident list has tens of thousands of rows; an export without personal data
+        yields nothing but row counts)."""
         rows = iter(table.rows)
         sample = list(islice(rows, SAMPLE_ROWS))
         width = max((len(r) for r in sample), default=0)
         checks = [self._checker(self._trusted(self._column(table.header, i, sample), i, sample))
                   for i in range(max(width, len(table.header)))]
+        if not any(checks):  # nothing to check cell by cell: every row is free text
+            for part in chain((sample,), iter(lambda: list(islice(rows, ROW_BATCH)), [])):
+                batch = [([], row, "\n".join(row)) for row in part if row]
+                yield len(batch), self._batch(batch)
+            return
         n = len(checks)
-        untyped = not any(checks)
-        batch: list[tuple[list[Finding], list[str], str]] = []
+        typed = self._typed
+        count = 0
+        done: list[RecordFindings] = []
+        loose_rows: list[tuple[list[Finding], Sequence[str], str]] = []
         for rows_part in (sample, rows):
             for row in rows_part:
                 if not row:
                     continue
-                if untyped:  # nothing to check cell by cell: the row is free text (folded per batch)
-                    batch.append(([], row, "\n".join(row)))
-                else:
-                    # One fold per row, not per cell (fold keeps lengths, so the unit separator
-                    # splits the row back into the same cells).
-                    cells = fold(_UNIT.join(row)).split(_UNIT) if len(row) > 1 else [fold(row[0])]
-                    if len(cells) != len(row):  # a cell contained the separator itself
-                        cells = [fold(c) for c in row]
-                    cols = checks if len(row) <= n else checks + [None] * (len(row) - n)
-                    batch.append(self._typed(zip(cols, cells, strict=False)))
-                if len(batch) >= ROW_BATCH:
-                    yield from self._batch(batch)
-                    batch = []
-        yield from self._batch(batch)
+                count += 1
+                # One fold per row, not per cell (fold keeps lengths, so the unit separator
+                # splits the row back into the same cells).
+                cells = fold(_UNIT.join(row)).split(_UNIT) if len(row) > 1 else [fold(row[0])]
+                if len(cells) != len(row):  # a cell contained the separator itself
+                    cells = [fold(c) for c in row]
+                findings, other, loose = typed(zip(checks if len(row) <= n else checks + [None] * (len(row) - n),
+                                                   cells, strict=False))
+                if loose:
+                    loose_rows.append((findings, other, loose))
+                elif findings:
+                    done.append(RecordFindings(tuple(findings), other))
+                if count >= ROW_BATCH:
+                    if loose_rows:
+                        done.extend(self._batch(loose_rows))
+                    yield count, done
+                    count, done, loose_rows = 0, [], []
+        if loose_rows:
+            done.extend(self._batch(loose_rows))
+        if count:
+            yield count, done
 
     def _column(self, header: tuple[str | None, ...], i: int, sample: list[list[str]]) -> Column:
         if i < len(header) and header[i]:
