@@ -185,12 +185,19 @@ class DetectorSet:
         hits = self.text_hits(fold(_ROW_GAP.join([loose for _f, _o, loose in rows])), names=False)
         if not hits:
             return [RecordFindings(tuple(f), o) for f, o, _l in rows if f]
-        starts = list(accumulate((len(loose) + len(_ROW_GAP) for _f, _o, loose in rows), initial=0))
-        extra: list[list[Finding]] = [[] for _ in rows]
-        for off, f in hits:
-            extra[bisect.bisect_right(starts, off) - 1].append(f)
+        extra = _by_row(hits, [len(loose) for _f, _o, loose in rows])
         return [RecordFindings(tuple(findings + more), other)
                 for (findings, other, _loose), more in zip(rows, extra, strict=True) if findings or more]
+
+    def _free_rows(self, rows: list[list[str]]) -> list[RecordFindings]:
+        """``_batch`` for rows that are free text only: the text is joined in C, and rows
+        are looked at one by one only when something was found."""
+        texts = list(map("\n".join, rows))
+        hits = self.text_hits(fold(_ROW_GAP.join(texts)), names=False)
+        if not hits:
+            return []
+        return [RecordFindings(tuple(more), row)
+                for row, more in zip(rows, _by_row(hits, map(len, texts)), strict=True) if more]
 
     def record(self, record: Record) -> RecordFindings:
         return self._fields((self.for_label(label), value) for label, value in record.fields)
@@ -207,8 +214,8 @@ class DetectorSet:
                   for i in range(max(width, len(table.header)))]
         if not any(checks):  # nothing to check cell by cell: every row is free text
             for part in chain((sample,), iter(lambda: list(islice(rows, ROW_BATCH)), [])):
-                batch = [([], row, "\n".join(row)) for row in part if row]
-                yield len(batch), self._batch(batch)
+                part = [row for row in part if row]
+                yield len(part), self._free_rows(part)
             return
         n = len(checks)
         typed = self._typed
@@ -293,6 +300,15 @@ class DetectorSet:
             prev_end = end
         if current:
             yield RecordFindings(tuple(current))
+
+
+def _by_row(hits: list[tuple[int, Finding]], lengths: Iterable[int]) -> list[list[Finding]]:
+    """The findings of a batch's text per row, from the rows' lengths (see ``_ROW_GAP``)."""
+    starts = list(accumulate((n + len(_ROW_GAP) for n in lengths), initial=0))
+    per_row: list[list[Finding]] = [[] for _ in range(len(starts) - 1)]
+    for off, f in hits:
+        per_row[bisect.bisect_right(starts, off) - 1].append(f)
+    return per_row
 
 
 def _conflicts(current: list[Finding], line: list[Finding]) -> bool:
