@@ -14,10 +14,13 @@ import os
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dlp import __version__
 from dlp.config import ConfigError, Policy, default_config_path, load_policy
-from dlp.quarantine import Quarantine
+
+if TYPE_CHECKING:
+    from dlp.quarantine import Quarantine
 
 
 def _hostport(value: str) -> tuple[str, int]:

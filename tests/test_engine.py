@@ -136,3 +136,24 @@ def test_a_large_benign_csv_is_scanned_within_the_time_budget():
     data = benign_corpus(20 * 10**6, kinds=("orders",))
     r = run(data)
     assert r.uninspectable == [] and r.persons == 0 and r.seconds < 8
+
+
+def test_untyped_table_rows_are_records_and_their_rare_findings_count():
+    """A headerless export whose columns type as nothing: every row is a record, rows are
+    scanned in batches, and a finding in one row's free text lands in that row only."""
+    import random
+    rnd = random.Random(4)
+    rows = [f"{rnd.randint(10**7, 10**8)},2026-11-{rnd.randint(1, 28):02d},SKU-{rnd.randint(1000, 9999)},note"
+            for _ in range(3000)]
+    rows[5] = rows[5].replace("note", "TEL 090-1234-5678 mail hanako.sato@example.jp")
+    rows[2900] = rows[2900].replace("note", "連絡先 03-1234-5678")
+    r = run(("\n".join(rows) + "\n").encode())
+    assert r.records == 3000
+    assert r.findings == {"email": 1, "phone": 2}
+    assert r.persons == 1        # the e-mail makes its row a person; a bare phone does not
+
+
+def test_untyped_table_without_findings_counts_rows_only():
+    rows = [f"{10**7 + i},2026-11-05,{i % 97},SKU-{1000 + i % 9000}" for i in range(5000)]
+    r = run(("\n".join(rows) + "\n").encode())
+    assert r.records == 5000 and r.findings == {} and r.persons == 0
