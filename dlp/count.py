@@ -18,6 +18,9 @@ from dlp.detect.scanner import RecordFindings
 from dlp.model import Finding
 
 NAME = "person_name"
+COARSE = frozenset({"postal_code", "corporate_number"})
+"""Values that thousands of people share (a postcode area, an employer): a name beside one
+of them does not tell two namesakes apart, so they make no link."""
 DIGEST_SIZE = 16
 
 
@@ -46,7 +49,7 @@ class PersonCounter:
                 names.append(f.key)
             elif f.identifies:
                 links.append((f.detector, f.key))
-            else:
+            elif f.detector not in COARSE:
                 quasi.append(f)
         if names:
             name = names[0] if len(names) == 1 else "|".join(sorted(set(names)))

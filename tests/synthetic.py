@@ -9,8 +9,10 @@ Japanese numbers, so phones are generated here from the real numbering plan (mob
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import random
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,6 +118,63 @@ def landline(rnd: random.Random) -> str:
     return rnd.choice(["03", "06"]) + f"-{rnd.randint(2000, 9999)}-{rnd.randint(0, 9999):04d}"
 
 
+# Real places and codes, so that the generated values validate (the persons stay fictional).
+_POSTCODES = ("100-0005", "150-0002", "530-0001", "460-0008", "060-0001", "812-0011", "980-0021", "730-0011")
+_PLACES = ("東京都千代田区丸の内", "東京都渋谷区渋谷", "大阪府大阪市北区梅田", "愛知県名古屋市中区栄",
+           "北海道札幌市中央区北一条西", "福岡県福岡市博多区博多駅前", "宮城県仙台市青葉区中央", "広島県広島市中区基町")
+_COMMISSIONS = ("30", "45", "50", "62", "10", "55", "60", "70")    # public-safety commissions (Tokyo...)
+
+
+def _luhn(body: str) -> str:
+    from stdnum import luhn
+    return body + luhn.calc_check_digit(body)
+
+
+def identifiers(person: Person, i: int, rnd: random.Random) -> dict[str, str]:
+    """Every other identifier of one synthetic person, as written (values are random, valid
+    in form and check digit, and unique per person through ``i``)."""
+    from stdnum import iban
+    birth = datetime.date(1940, 1, 1) + datetime.timedelta(days=rnd.randint(0, 60 * 365))
+    year = f"{rnd.randint(0, 99):02d}"
+    serial = f"{i:06d}"
+    first = rnd.choice(_COMMISSIONS) + year + serial
+    total = sum(int(d) * w for d, w in zip(first, (5, 4, 3, 2, 7, 6, 5, 4, 3, 2), strict=True))
+    bban = f"37040044{i:010d}"
+    return {
+        "my_number": my_number(rnd),
+        "postal_code": rnd.choice(_POSTCODES),
+        "address": f"{rnd.choice(_PLACES)}{rnd.randint(1, 9)}-{rnd.randint(1, 30)}-{i % 97 + 1}",
+        "birth_date": f"{birth.year}年{birth.month}月{birth.day}日",
+        "credit_card": " ".join(textwrap.wrap(_luhn(f"4{rnd.randint(10**12, 10**13 - 1)}{i % 10}"), 4)),
+        "us_ssn": f"{rnd.randint(1, 665):03d}-{rnd.randint(1, 99):02d}-{i % 9999 + 1:04d}",
+        "iban": f"DE{iban.calc_check_digits('DE00' + bban)}{bban}",
+        "passport_jp": f"T{rnd.choice('KRZ')}{1000000 + i:07d}",
+        "drivers_license_jp": first + str((11 - total % 11) % 10) + "0",
+        "bank_account_jp": f"0001-100-{i:07d}",
+        "pension_number_jp": f"{rnd.randint(1000, 9999)}-{i:06d}",
+    }
+
+
+_JA_LABELS = {
+    "my_number": "個人番号", "postal_code": "〒", "address": "住所", "birth_date": "生年月日",
+    "credit_card": "カード番号", "us_ssn": "SSN", "iban": "IBAN", "passport_jp": "旅券番号",
+    "drivers_license_jp": "運転免許証番号", "bank_account_jp": "振込先口座", "pension_number_jp": "基礎年金番号",
+}
+
+
+def _identifier_truth(rows: list[dict[str, str]]) -> dict[str, set[str]]:
+    """The keys the detectors give the generated values (each must validate on its own)."""
+    from dlp.detect.registry import MODULES
+    by_id = {m.ID: m for m in MODULES}
+    truth: dict[str, set[str]] = {}
+    for row in rows:
+        for det, value in row.items():
+            f = by_id[det].check(value)
+            assert f is not None, (det, value)
+            truth.setdefault(det, set()).add(f.key)
+    return truth
+
+
 def _truth(persons: list[Person], *, kana: bool = False, email: bool = False,
            phone: bool = True) -> dict[str, set[str]]:
     t: dict[str, set[str]] = {"person_name": {name_key(p.name) for p in persons}}
@@ -149,6 +208,18 @@ def bulk_samples(n: int = 2000, seed: int = 11) -> list[Sample]:
     out.append(Sample("mynumber.csv", rows.encode("cp932"), n, t))
     tsv = "".join(f"{p.name}\t{p.phone}\t{p.email}\n" for p in ps)  # no header: columns typed by content
     out.append(Sample("export-noheader.tsv", tsv.encode(), n, _truth(ps, email=True)))
+    # every other identifier: as an HR table with labelled columns, and as one labelled line each
+    ids = [identifiers(p, i, rnd) for i, p in enumerate(ps)]
+    t = _truth(ps) | _identifier_truth(ids)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(["氏名", "電話番号", *(_JA_LABELS[d] if d != "postal_code" else "郵便番号" for d in ids[0])])
+    for p, row in zip(ps, ids, strict=True):
+        w.writerow([p.name, p.phone, *row.values()])
+    out.append(Sample("hr-records.csv", buf.getvalue().encode("utf-8"), n, t))
+    lines = [f"{p.name} 様 電話 {p.phone}\n" + "\n".join(f"{_JA_LABELS[d]} {v}" for d, v in row.items()) + "\n"
+             for p, row in zip(ps, ids, strict=True)]
+    out.append(Sample("hr-letters.txt", "\n".join(lines).encode(), n, t))
     return out
 
 
@@ -182,10 +253,34 @@ def benign_samples(seed: int = 12) -> list[Sample]:
                   for _ in range(20000))
     out.append(Sample("access.log", log.encode(), 0, {}, bulk=False))
     out.append(Sample("source.py", _stdlib_source().encode(), 0, {}, bulk=False))
+    out.append(Sample("codes.txt", _lookalikes(rnd).encode(), 0, {}, bulk=False))
     out.append(Sample("random.bin", rnd.randbytes(2_000_000), 0, {}, bulk=False))
     prose = "\n".join(fake.text(400) for _ in range(500))
     out.append(Sample("prose-ja.txt", prose.encode(), 0, {}, bulk=False))
     return out
+
+
+def _lookalikes(rnd: random.Random, n: int = 3000) -> str:
+    """Lines of business text with numbers shaped like identifiers but not labelled as one
+    (or failing their check): product codes, work orders, invoice dates, bad IBANs."""
+    from stdnum import iban, luhn
+    lines = []
+    for i in range(n):
+        bban = f"{rnd.randint(10**17, 10**18 - 1)}"
+        card = f"4{rnd.randint(10**14, 10**15 - 1)}"
+        if luhn.is_valid(card):
+            card = card[:-1] + str((int(card[-1]) + 1) % 10)   # one digit off: not Luhn-valid
+        lines.append(rnd.choice([
+            f"品番 T{rnd.choice('KRZ')}{rnd.randint(10**6, 10**7 - 1)} 在庫 {rnd.randint(1, 500)} 個",
+            f"作業指示 {rnd.choice(_COMMISSIONS)}{rnd.randint(10**9, 10**10 - 1)} 完了",
+            f"伝票 {rnd.randint(1000, 9999)}-{rnd.randint(100000, 999999)} 処理済",
+            f"照会番号 {' '.join(textwrap.wrap(card, 4))}",
+            f"納期 {rnd.randint(1990, 2025)}年{rnd.randint(1, 12)}月{rnd.randint(1, 28)}日 入荷 {rnd.randint(1, 99)}",
+            f"IBAN DE{(int(iban.calc_check_digits('DE00' + bban)) + 1) % 100:02d}{bban} (checksum off)",
+            f"ticket {rnd.randint(100, 999)}-{rnd.randint(10, 99)}-{rnd.randint(1000, 9999)}-{i}",
+            f"注文番号 {rnd.randint(10**8, 10**9 - 1)} / 数量 {rnd.randint(1, 9)}",
+        ]))
+    return "\n".join(lines) + "\n"
 
 
 def _stdlib_source() -> str:

@@ -36,3 +36,11 @@ def test_name_only_records_join_by_fingerprint():
 def test_transitive_joins():
     # A's phone links r1-r2, A's mail links r2-r3: one person
     assert count_persons([rec(NAME_A, PHONE_1), rec(NAME_A, PHONE_1, MAIL_A), rec(MAIL_A)]) == 1
+
+
+def test_namesakes_sharing_only_a_postcode_or_employer_stay_two():
+    post = Finding("postal_code", "1000005", "100-****")
+    corp = Finding("corporate_number", "1234567890123", "*********0123")
+    assert count_persons([rec(NAME_A, post, fp="x"), rec(NAME_A, post, fp="y")]) == 2
+    assert count_persons([rec(NAME_A, corp, fp="x"), rec(NAME_A, corp, fp="y")]) == 2
+    assert count_persons([rec(NAME_A, post, PHONE_1), rec(NAME_A, PHONE_1)]) == 1

@@ -20,6 +20,8 @@ ANCHOR = r"\b(?i:iban)\b"
 (country code + digits shapes are common in part numbers) and the scan fast."""
 REACH = 200
 """Characters around the word searched (an IBAN is at most 42 characters with spaces)."""
+_WORD = regex.compile(r"(?<![A-Za-z0-9_])(?i:iban)(?![A-Za-z0-9_])")
+"""``ANCHOR`` as ``find`` checks it (the prefilter only narrows where to look)."""
 PATTERN = regex.compile(
     # the boundary look-behind comes after the cheap prefix: twice the scan speed
     r"[A-Z]{2}[0-9]{2}(?<![A-Za-z0-9][A-Z]{2}[0-9]{2})(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])"
@@ -46,6 +48,8 @@ def _finding(raw: str) -> Finding | None:
 def find(text: str) -> Iterator[tuple[int, Finding]]:
     """Yield (offset, finding) for every valid IBAN in folded text."""
     for m in PATTERN.finditer(text):
+        if not _WORD.search(text, max(0, m.start() - REACH), m.end() + REACH):
+            continue
         f = _finding(m.group())
         if f:
             yield m.start(), f

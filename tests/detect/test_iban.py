@@ -27,19 +27,26 @@ def keys(text: str) -> list[str]:
 
 @pytest.mark.parametrize("value", [DE, GB, NL, NO, FR])
 def test_found_contiguous_and_grouped(value):
-    assert keys(f"振込先 {value} まで") == [value]
+    assert keys(f"振込先 IBAN {value} まで") == [value]
     assert keys(f"IBAN: {spaced(value)}, BIC COBADEFFXXX") == [value]
+    assert keys(f"iban: {value}") == [value]
+
+
+def test_needs_the_word_iban_nearby():
+    assert keys(f"振込先 {DE} まで") == []
+    assert keys(f"LIBANON {DE}") == []               # the word, not the letters in another word
+    assert keys(f"IBAN{' ' * 300}{DE}") == []        # beyond REACH
 
 
 def test_offset_and_several():
-    text = f"a {spaced(DE)} b {GB}"
+    text = f"IBAN a {spaced(DE)} b {GB}"
     found = list(iban.find(text))
-    assert [(o, f.key) for o, f in found] == [(2, DE), (text.index(GB), GB)]
+    assert [(o, f.key) for o, f in found] == [(7, DE), (text.index(GB), GB)]
 
 
 def test_following_word_is_not_swallowed():
-    assert keys(f"{spaced(DE)} ABCD") == [DE]
-    assert keys(f"{spaced(NO)} ZZZ") == [NO]
+    assert keys(f"IBAN {spaced(DE)} ABCD") == [DE]
+    assert keys(f"IBAN {spaced(NO)} ZZZ") == [NO]
 
 
 @pytest.mark.parametrize("text", [
@@ -51,16 +58,16 @@ def test_following_word_is_not_swallowed():
     "ZZ" + DE,                                                  # inside a longer token
 ])
 def test_rejected(text):
-    assert keys(text) == []
+    assert keys(f"IBAN {text}") == []
 
 
 def test_full_width_input():
     wide = spaced(DE).translate({c: c + 0xFEE0 for c in range(0x21, 0x7F)} | {0x20: 0x3000})
-    assert keys(f"口座：{wide}") == [DE]
+    assert keys(f"ＩＢＡＮ口座：{wide}") == [DE]
 
 
 def test_mask_keeps_country_and_last_four():
-    [(_o, f)] = iban.find(DE)
+    [(_o, f)] = iban.find(f"IBAN {DE}")
     assert f.masked == "DE" + "*" * (len(DE) - 6) + DE[-4:]
     assert DE[4:-4] not in f.masked and not f.identifies
 
