@@ -84,6 +84,8 @@ _HAN = regex.compile(r"\p{Han}")
 _GENERIC_MUNI = regex.compile(
     r"(?:[\p{Han}\p{Hiragana}\p{Katakana}ヶ]{1,6}?郡)?[\p{Han}\p{Hiragana}\p{Katakana}ヶ]{1,6}?[市区町村]"
 )
+_DISTRICT = re.compile(r".+[郡島](.+[町村])")
+_WARD = re.compile(r"(.+市).+区")
 _POSTCODE_PREFIX = re.compile(r"(?:〒\s*)?[0-9]{3}-?[0-9]{4}\s+")
 
 
@@ -117,10 +119,10 @@ def _places() -> _Places:
     for pref, city in rows:
         name = city.translate(_KE)
         names = {name}
-        district = regex.fullmatch(r".+[郡島](.+[町村])", name)      # 諏訪郡富士見町, 三宅島三宅村
+        district = _DISTRICT.fullmatch(name)      # 諏訪郡富士見町, 三宅島三宅村
         if district:
             names.add(district.group(1))
-        ward = regex.fullmatch(r"(.+市).+区", name)                  # 横浜市中区
+        ward = _WARD.fullmatch(name)                  # 横浜市中区
         if ward or (pref == "東京都" and name.endswith("区")):
             anchors.add(name)
         if ward:

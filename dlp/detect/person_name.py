@@ -38,6 +38,7 @@ WEAK_LABELS = regex.compile(r"^name$", regex.IGNORECASE)
 INLINE = re.compile(r"(?:氏名|お名前|名前|Name)\s*[:：]\s*(\S{1,20}(?:[ 　]\S{1,20})?)")
 # Lines worth analysing: they carry something personal already (an e-mail, a phone or postcode).
 _LETTER = r"\p{Han}\p{Hiragana}\p{Katakana}ー・゛゜\p{Latin}"
+_HAN = regex.compile(r"\p{Han}")
 _NAME_CHARS = regex.compile(rf"^[{_LETTER}][{_LETTER} .'-]{{0,39}}$")
 _JA_FULL_NAME = regex.compile(
     r"^(?:\p{Han}{1,4} \p{Han}{1,4}|\p{Katakana}{2,8} \p{Katakana}{2,8}|\p{Hiragana}{2,8} \p{Hiragana}{2,8})$"
@@ -74,7 +75,7 @@ def check(value: str) -> Finding | None:
     if not v or not _NAME_CHARS.match(v) or _ORG.search(v):
         return None
     letters = sum(1 for c in v if c.isalpha())
-    if letters < 2 and not regex.match(r"\p{Han}", v):
+    if letters < 2 and not _HAN.match(v):
         return None
     return _finding(v)
 
