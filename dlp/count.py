@@ -20,7 +20,8 @@ from dlp.model import Finding
 NAME = "person_name"
 COARSE = frozenset({"postal_code", "corporate_number"})
 """Values that thousands of people share (a postcode area, an employer): a name beside one
-of them does not tell two namesakes apart, so they make no link."""
+of them is not enough to join two records (two 山田 太郎 in one postcode area with different
+rows are two people), but it still tells namesakes in different areas apart."""
 DIGEST_SIZE = 16
 
 
@@ -44,19 +45,22 @@ class PersonCounter:
         names: list[str] = []
         links: list[tuple[str, ...]] = []   # strong identifiers first, then name links
         quasi: list[Finding] = []
+        coarse: list[str] = []
         for f in rec.findings:
             if f.detector == NAME:
                 names.append(f.key)
             elif f.identifies:
                 links.append((f.detector, f.key))
-            elif f.detector not in COARSE:
+            elif f.detector in COARSE:
+                coarse.append(f.key)
+            else:
                 quasi.append(f)
         if names:
             name = names[0] if len(names) == 1 else "|".join(sorted(set(names)))
             if quasi:
                 links.extend([("name+", name, f.detector, f.key) for f in quasi])
-            elif not links:
-                links.append(("name", name, _fingerprint(rec.values)))
+            elif not links:  # the name with everything else the record says
+                links.append(("name", name, *sorted(coarse), _fingerprint(rec.values)))
         elif not links:
             return False
         parent = self._parent

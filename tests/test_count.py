@@ -44,3 +44,10 @@ def test_namesakes_sharing_only_a_postcode_or_employer_stay_two():
     assert count_persons([rec(NAME_A, post, fp="x"), rec(NAME_A, post, fp="y")]) == 2
     assert count_persons([rec(NAME_A, corp, fp="x"), rec(NAME_A, corp, fp="y")]) == 2
     assert count_persons([rec(NAME_A, post, PHONE_1), rec(NAME_A, PHONE_1)]) == 1
+
+
+def test_namesakes_in_different_postcode_areas_stay_apart_in_free_text():
+    """Free-text records carry no other values: the postcode is what tells them apart."""
+    posts = [Finding("postal_code", k, "***") for k in ("1000001", "5300001", "0600001")]
+    assert count_persons([rec(NAME_A, p) for p in posts]) == 3
+    assert count_persons([rec(NAME_A, posts[0]), rec(NAME_A, posts[0])]) == 1

@@ -116,8 +116,9 @@ _EARLIEST = datetime.date(1900, 1, 1)
 
 
 @functools.lru_cache(maxsize=2)
-def _today(_hour: int) -> datetime.date:
-    """Today, asked of the clock once an hour (a resident list checks tens of thousands of dates)."""
+def _today(_minute: int) -> datetime.date:
+    """Today (local), asked of the clock once a minute (a resident list checks tens of
+    thousands of dates)."""
     return datetime.date.today()
 
 
@@ -135,7 +136,7 @@ def _calendar(year: int, month: int, day: int, era: str | None = None) -> dateti
         return None
     if span and not (span[1] <= d and (span[2] is None or d <= span[2])):
         return None
-    if not _EARLIEST <= d <= _today(int(time.time()) // 3600):
+    if not _EARLIEST <= d <= _today(int(time.time()) // 60):
         return None
     return d
 

@@ -18,8 +18,11 @@ LABELS = regex.compile(r"(?<![a-z])iban(?![a-z])|国際銀行口座番号", rege
 ANCHOR = r"\b(?i:iban)\b"
 """ISO 13616 prints an IBAN after the word IBAN; searching only near it keeps precision
 (country code + digits shapes are common in part numbers) and the scan fast."""
-REACH = 200
-"""Characters around the word searched (an IBAN is at most 42 characters with spaces)."""
+WORD_REACH = 200
+"""The word IBAN must stand within this many characters of the number's start or end."""
+REACH = WORD_REACH + 48
+"""Characters around the word that the prefilter hands to ``find``: the word's reach plus
+the longest IBAN with spaces (43 characters)."""
 _WORD = regex.compile(r"(?<![A-Za-z0-9_])(?i:iban)(?![A-Za-z0-9_])")
 """``ANCHOR`` as ``find`` checks it (the prefilter only narrows where to look)."""
 PATTERN = regex.compile(
@@ -48,7 +51,7 @@ def _finding(raw: str) -> Finding | None:
 def find(text: str) -> Iterator[tuple[int, Finding]]:
     """Yield (offset, finding) for every valid IBAN in folded text."""
     for m in PATTERN.finditer(text):
-        if not _WORD.search(text, max(0, m.start() - REACH), m.end() + REACH):
+        if not _WORD.search(text, max(0, m.start() - WORD_REACH), m.end() + WORD_REACH):
             continue
         f = _finding(m.group())
         if f:

@@ -112,3 +112,39 @@ def test_benign_text_leaves_no_numeric_window(kind):
 
 def test_no_detectors_no_pattern():
     assert Prefilter((), numeric=False).windows("090-1234-5678") == {}
+
+
+FRAGMENTS = st.sampled_from([
+    "09012345678", "@docomo.ne.jp", "s2112345678", "@u.example.ac.jp", "〒192-0001", "東京都", "八王子市戸吹町1-2-3",
+    "千代田区丸の内1-1-1", "氏名", "：山田 太郎", "旅券番号", "TK1234567", "生年月日", "1985年4月1日", "S60.4.1",
+    "123-45-6789", "03-1234-5678", "4111111111111111", "IBAN", "DE89370400440532013000", "個人番号",
+    "123456789018", "歳", "生", "(", ")", "-", " ", "\n", "a", ".", "born", "Name", "SSN", "0",
+])
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(FRAGMENTS, min_size=1, max_size=14).map("".join))
+def test_detectors_next_to_each_other_lose_nothing(text):
+    """Fragments of different detectors touching each other (a number against an @, a
+    label against a number): the windows find what the detectors find on the whole text."""
+    expected = {(s, f) for tok, d, s, e in numbers.tokens(text, LENGTHS, strict=True)
+                for m in SCANNER.by_len.get(len(d), ())
+                if (f := m.from_number(tok, d, text, s, e)) is not None}
+    expected |= {h for m in SCANNER.textual for h in m.find(text)}
+    got = {h for h in SCANNER.text_hits(text) if h[1].detector != "person_name" or h in expected}
+    assert got == expected
+
+
+@pytest.mark.parametrize("text, detector", [
+    ("連絡先: 09012345678@docomo.ne.jp", "email"),
+    ("Mail: s2112345@u.example.ac.jp", "email"),
+    ("〒192-0001東京都八王子市戸吹町1-2-3", "address"),
+    ("氏名4111111111111111(", "credit_card"),
+    ("生年月日123-45-6789", "us_ssn"),
+    ("東京都03-1234-5678", "phone"),
+    ("TK1234567旅券番号", "passport_jp"),
+    ("IBAN" + " " * 190 + "GB82 WEST 1234 5698 7654 32", "iban"),
+    ("GB82 WEST 1234 5698 7654 32" + " " * 190 + "IBAN", "iban"),
+])
+def test_touching_anchors_found(text, detector):
+    assert detector in {f.detector for _o, f in SCANNER.text_hits(fold(text))}
