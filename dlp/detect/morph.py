@@ -23,17 +23,24 @@ def _tagger() -> fugashi.Tagger:
     return fugashi.Tagger()
 
 
+# Parts of speech are read from ``feature_raw`` (UniDic: pos1,pos2,pos3,pos4,...): building
+# fugashi's ``feature`` tuple for every token costs more than the analysis itself.
+
+
 def names_in(text: str) -> list[tuple[int, str]]:
     """(offset, name) for each personal name: a surname and the given name after it (UniDic
     splits rarer given names such as 聡太郎 or 七夏 into pieces, so the pieces up to an
     honorific, a particle, punctuation or a space are joined), or a surname directly
     followed by an honorific (山田様)."""
-    text = text[:MAX_CHARS]
+    nodes = _tagger()(text[:MAX_CHARS])
+    tags = [w.feature_raw.split(",", 4) for w in nodes]
+    if not any(t[2] == "人名" for t in tags):
+        return []   # most lines beside a phone or an address name nobody
     words = []
     pos = 0
-    for w in _tagger()(text):
+    for w, t in zip(nodes, tags, strict=True):
         pos += len(w.white_space)
-        words.append((pos, w.surface, w.feature.pos1, w.feature.pos3, w.feature.pos4, bool(w.white_space)))
+        words.append((pos, w.surface, t[0], t[2], t[3], bool(w.white_space)))
         pos += len(w.surface)
     out: list[tuple[int, str]] = []
     i = 0
@@ -71,4 +78,4 @@ def _KANJI_KANA(s: str) -> bool:
 
 def has_name(value: str) -> bool:
     """True when ``value`` contains a surname or given name token."""
-    return any(w.feature.pos3 == "人名" for w in _tagger()(value[:MAX_CHARS]))
+    return any(w.feature_raw.split(",", 3)[2] == "人名" for w in _tagger()(value[:MAX_CHARS]))

@@ -16,7 +16,6 @@ character offsets by decoding the bytes between consecutive matches (linear in t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from types import ModuleType
 
 import re2
@@ -57,54 +56,69 @@ class Prefilter:
         spans: dict[str, list[tuple[int, int]]] = {}
         if self.numbers is None and self.anchors is None:
             return spans
-        ascii_only = text.isascii()
-        data = text.encode() if ascii_only else text.encode("utf-8", "surrogatepass")
         size = len(text)
         if self.numbers is not None:
             own: list[tuple[int, int]] = []
-            for start, end, _m in _char_spans(self.numbers, data, ascii_only):
+            cursor = _Cursor(text)
+            pos = 0
+            while (found := cursor.search(self.numbers, pos)) is not None:
+                start, end, _m = found
                 covered = own[-1][1] if own else 0
                 lo, hi = max(0, start - NUMBER_MARGIN), min(size, end + NUMBER_MARGIN)
                 if hi > covered:  # each character is walked over once, however long the run
                     lo = _run_start(text, lo) if lo > covered else covered
                     hi = _run_end(text, hi)
                 _extend(own, lo, hi)
+                # A window ends where number-like characters end, so no candidate that starts
+                # inside it reaches beyond it: go on from its end, not from each match's
+                # (a text made of one long run of numbers has one match, not one per group).
+                pos = max(end, own[-1][1])
             if own:
                 spans[NUMBERS] = own
         if self.anchors is not None:
             owners, reaches = self.owners, self.reach
-            for start, end, m in _char_spans(self.anchors, data, ascii_only, overlapping=True):
+            cursor = _Cursor(text)
+            pos = 0
+            # one character on from each match's start: an anchor overlapping another
+            # (``borName``: born, Name) is found too
+            while (found := cursor.search(self.anchors, pos)) is not None:
+                start, end, m = found
                 owner = owners[m.lastindex - 1]
                 reach = reaches[owner]
                 _extend(spans.setdefault(owner, []), max(0, start - reach), min(size, end + reach))
+                pos = start + 1
         return spans
 
 
-def _char_spans(pattern: re2._Regexp, data: bytes, ascii_only: bool, overlapping: bool = False
-                ) -> Iterator[tuple[int, int, re2._Match]]:
-    """Matches of ``pattern`` in the UTF-8 ``data`` with character offsets (decoding the bytes
-    between consecutive match starts: linear in the text). ``overlapping``: the next search
-    starts one character after the last match's start, not at its end, so an anchor that
-    overlaps another (``borName``: born, Name) is found too."""
-    last_byte = last_char = 0
-    pos = 0
-    while True:
-        m = pattern.search(data, pos)
+class _Cursor:
+    """RE2 searches over the UTF-8 bytes of a text, in character offsets. The text is
+    encoded once; offsets are converted by encoding or decoding only the stretch since the
+    last match (positions only move forward, so the whole walk is linear)."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.ascii = text.isascii()
+        self.data = text.encode() if self.ascii else text.encode("utf-8", "surrogatepass")
+        self.char = self.byte = 0   # a bookmark: text[:char] encodes to data[:byte]
+
+    def search(self, pattern: re2._Regexp, pos: int) -> tuple[int, int, re2._Match] | None:
+        """The first match at or after character ``pos``: (start, end, match)."""
+        if pos > len(self.text):
+            return None
+        m = pattern.search(self.data, pos if self.ascii else self._byte(pos))
         if m is None:
-            return
+            return None
         start, end = m.span()
-        if ascii_only:
-            yield start, end, m
-        else:
-            last_char += len(data[last_byte:start].decode("utf-8", "surrogatepass"))
-            last_byte = start
-            yield last_char, last_char + len(data[start:end].decode("utf-8", "surrogatepass")), m
-        if overlapping:
-            pos = start + 1
-            while pos < len(data) and 0x80 <= data[pos] < 0xC0:  # to the next character
-                pos += 1
-        else:
-            pos = end if end > start else end + 1
+        if self.ascii:
+            return start, end, m
+        self.char += len(self.data[self.byte:start].decode("utf-8", "surrogatepass"))
+        self.byte = start
+        return self.char, self.char + len(self.data[start:end].decode("utf-8", "surrogatepass")), m
+
+    def _byte(self, char: int) -> int:
+        self.byte += len(self.text[self.char:char].encode("utf-8", "surrogatepass"))
+        self.char = char
+        return self.byte
 
 
 def _extend(own: list[tuple[int, int]], lo: int, hi: int) -> None:
