@@ -16,6 +16,7 @@ character offsets by decoding the bytes between consecutive matches (linear in t
 
 from __future__ import annotations
 
+import re
 from types import ModuleType
 
 import re2
@@ -28,6 +29,7 @@ NUMBER_MARGIN = 64
 """Characters kept around a numeric candidate: longer than any token, so a candidate that
 RE2 skipped because it overlapped the previous match still falls in that match's window."""
 _TOKEN_CHARS = frozenset("0123456789()/- +")
+_RUN = re.compile(r"[0-9()/\- +]*")
 _MAX_MEM = 64 << 20
 """RE2's memory for the combined DFA (the default 8 MiB makes it fall back to the slow NFA)."""
 
@@ -140,8 +142,4 @@ def _run_start(text: str, lo: int) -> int:
 
 def _run_end(text: str, hi: int) -> int:
     """Move ``hi`` on to the end of the number-like run it cuts, if any."""
-    chars = _TOKEN_CHARS
-    size = len(text)
-    while hi < size and text[hi] in chars:
-        hi += 1
-    return hi
+    return _RUN.match(text, hi).end()
