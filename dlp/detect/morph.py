@@ -33,9 +33,9 @@ def names_in(text: str) -> list[tuple[int, str]]:
     honorific, a particle, punctuation or a space are joined), or a surname directly
     followed by an honorific (山田様)."""
     nodes = _tagger()(text[:MAX_CHARS])
-    tags = [w.feature_raw.split(",", 4) for w in nodes]
-    if not any(t[2] == "人名" for t in tags):
+    if not any("人名" in w.feature_raw for w in nodes):
         return []   # most lines beside a phone or an address name nobody
+    tags = [w.feature_raw.split(",", 4) for w in nodes]
     words = []
     pos = 0
     for w, t in zip(nodes, tags, strict=True):
