@@ -9,6 +9,7 @@ with the proxy, not with the worker.
 from __future__ import annotations
 
 import gc
+import threading
 import time
 import traceback
 from functools import lru_cache
@@ -33,7 +34,11 @@ def scan(transfer: Transfer, limits: InspectSettings, enabled: frozenset[str],
     """Inspect one transfer (see ``_scan``) with the cyclic garbage collector paused: a large
     list makes hundreds of thousands of long-lived tuples (findings, link keys) and no
     cycles, and the collector would walk them again and again (~8% of a resident list's
-    scan). Whoever paused it first resumes it, so concurrent scans leave it running."""
+    scan). Only on a main thread (a worker process, ``dlp scan``, the proxy's inline scans
+    of tiny bodies, which end before the loop goes on): a scan in a helper thread could
+    outlive its timeout and keep the proxy's collector paused."""
+    if threading.current_thread() is not threading.main_thread():
+        return _scan(transfer, limits, enabled, keys_out)
     was_enabled = gc.isenabled()
     gc.disable()
     try:

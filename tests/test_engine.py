@@ -157,3 +157,25 @@ def test_untyped_table_without_findings_counts_rows_only():
     rows = [f"{10**7 + i},2026-11-05,{i % 97},SKU-{1000 + i % 9000}" for i in range(5000)]
     r = run(("\n".join(rows) + "\n").encode())
     assert r.records == 5000 and r.findings == {} and r.persons == 0
+
+
+def test_the_collector_is_paused_during_a_scan_and_resumed_after(monkeypatch):
+    import gc
+    import threading
+
+    from dlp import engine
+    seen = []
+    real = engine._scan
+
+    def spy(*a, **kw):
+        seen.append(gc.isenabled())
+        return real(*a, **kw)
+
+    monkeypatch.setattr(engine, "_scan", spy)
+    assert gc.isenabled()
+    run(b"TEL 090-1234-5678")
+    assert gc.isenabled()
+    t = threading.Thread(target=run, args=(b"TEL 090-1234-5678",))
+    t.start()
+    t.join()
+    assert seen == [False, True]       # paused on the main thread only, and resumed
