@@ -60,7 +60,7 @@ class PersonCounter:
             if quasi:
                 links.extend([("name+", name, f.detector, f.key) for f in quasi])
             elif not links:  # the name with everything else the record says
-                links.append(("name", name, *sorted(coarse), _fingerprint(rec.values)))
+                links.append(("name", name, *sorted(set(coarse)), _fingerprint(rec.values)))
         elif not links:
             return False
         parent = self._parent

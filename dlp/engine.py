@@ -29,23 +29,27 @@ def detector_set(enabled: frozenset[str]) -> DetectorSet:
     return DetectorSet(enabled)
 
 
+SCAN_GC_THRESHOLD = (50_000, 20, 100)
+"""The collector's thresholds during a scan (Python's default is 700, 10, 10): a large list
+makes hundreds of thousands of long-lived tuples (findings, link keys) and no cycles, which
+the collector would walk again and again (~8% of a resident list's scan); format libraries
+(pypdf) do make cycles, so it keeps running, only less often."""
+
+
 def scan(transfer: Transfer, limits: InspectSettings, enabled: frozenset[str],
          keys_out: dict[str, set[str]] | None = None) -> ScanResult:
-    """Inspect one transfer (see ``_scan``) with the cyclic garbage collector paused: a large
-    list makes hundreds of thousands of long-lived tuples (findings, link keys) and no
-    cycles, and the collector would walk them again and again (~8% of a resident list's
-    scan). Only on a main thread (a worker process, ``dlp scan``, the proxy's inline scans
-    of tiny bodies, which end before the loop goes on): a scan in a helper thread could
-    outlive its timeout and keep the proxy's collector paused."""
+    """Inspect one transfer (see ``_scan``) with the collector running less often
+    (``SCAN_GC_THRESHOLD``). Only on a main thread (a worker process, ``dlp scan``, the
+    proxy's inline scans of tiny bodies, which end before the loop goes on): the setting is
+    the process's, and a scan in a helper thread could outlive its timeout."""
     if threading.current_thread() is not threading.main_thread():
         return _scan(transfer, limits, enabled, keys_out)
-    was_enabled = gc.isenabled()
-    gc.disable()
+    before = gc.get_threshold()
+    gc.set_threshold(*SCAN_GC_THRESHOLD)
     try:
         return _scan(transfer, limits, enabled, keys_out)
     finally:
-        if was_enabled:
-            gc.enable()
+        gc.set_threshold(*before)
 
 
 def _scan(transfer: Transfer, limits: InspectSettings, enabled: frozenset[str],

@@ -51,3 +51,8 @@ def test_namesakes_in_different_postcode_areas_stay_apart_in_free_text():
     posts = [Finding("postal_code", k, "***") for k in ("1000001", "5300001", "0600001")]
     assert count_persons([rec(NAME_A, p) for p in posts]) == 3
     assert count_persons([rec(NAME_A, posts[0]), rec(NAME_A, posts[0])]) == 1
+
+
+def test_a_postcode_written_twice_is_one_value():
+    post = Finding("postal_code", "1000001", "***")
+    assert count_persons([rec(NAME_A, post), rec(NAME_A, post, post)]) == 1

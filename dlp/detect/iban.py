@@ -23,7 +23,7 @@ WORD_REACH = 200
 REACH = WORD_REACH + 48
 """Characters around the word that the prefilter hands to ``find``: the word's reach plus
 the longest IBAN with spaces (43 characters)."""
-_WORD = regex.compile(r"(?<![A-Za-z0-9_])(?i:iban)(?![A-Za-z0-9_])")
+_WORD = regex.compile(r"(?<![A-Za-z0-9_])[Ii][Bb][Aa][Nn](?![A-Za-z0-9_])")
 """``ANCHOR`` as ``find`` checks it (the prefilter only narrows where to look)."""
 PATTERN = regex.compile(
     # the boundary look-behind comes after the cheap prefix: twice the scan speed
@@ -37,28 +37,33 @@ def _mask(compact: str) -> str:
     return compact[:2] + "*" * (len(compact) - 6) + compact[-4:]
 
 
-def _finding(raw: str) -> Finding | None:
-    """The longest valid IBAN at the start of ``raw`` that ends at a group boundary: a
-    candidate may have swallowed a following word (``… 0130 00 BIC``)."""
+def _finding(raw: str) -> tuple[int, Finding] | None:
+    """The longest valid IBAN at the start of ``raw`` that ends at a group boundary, and its
+    length in ``raw``: a candidate may have swallowed a following word (``… 0130 00 BIC``)
+    or the next IBAN."""
     ends = [i for i, c in enumerate(raw) if c == " "] + [len(raw)]
     for end in reversed(ends):
         compact = raw[:end].replace(" ", "")
         if len(compact) >= 15 and iban.is_valid(compact):
-            return Finding(ID, compact, _mask(compact))
+            return end, Finding(ID, compact, _mask(compact))
     return None
 
 
 def find(text: str) -> Iterator[tuple[int, Finding]]:
     """Yield (offset, finding) for every valid IBAN in folded text."""
-    for m in PATTERN.finditer(text):
-        if not _WORD.search(text, max(0, m.start() - WORD_REACH), m.end() + WORD_REACH):
+    pos = 0
+    while (m := PATTERN.search(text, pos)) is not None:
+        found = _finding(m.group())
+        if found is None or not _WORD.search(text, max(0, m.start() - WORD_REACH), m.end() + WORD_REACH):
+            pos = m.start() + 1   # the next group may start an IBAN (``AB12 DE89 3704 …``)
             continue
-        f = _finding(m.group())
-        if f:
-            yield m.start(), f
+        length, f = found
+        yield m.start(), f
+        pos = m.start() + length  # IBANs one space apart: the next one starts after this one
 
 
 def check(value: str) -> Finding | None:
     """A cell labelled IBAN: the whole value must be one IBAN (upper or lower case)."""
     v = value.strip().upper()
-    return _finding(v) if PATTERN.fullmatch(v) else None
+    found = _finding(v) if PATTERN.fullmatch(v) else None
+    return found[1] if found else None

@@ -8,7 +8,7 @@ that already carry other personal data, and samples of table columns.
 
 from __future__ import annotations
 
-from functools import cache
+import threading
 
 import fugashi
 
@@ -18,9 +18,25 @@ MAX_CHARS = 400
 HONORIFICS = frozenset(("様", "さん", "殿", "君", "氏", "先生", "さま"))
 
 
-@cache
+_local = threading.local()
+
+
 def _tagger() -> fugashi.Tagger:
-    return fugashi.Tagger()
+    """This thread's tagger: MeCab reuses its node buffers at the next parse, so one tagger
+    shared by scans in threads (``inspect.workers: 0``) would mix their results."""
+    tagger = getattr(_local, "tagger", None)
+    if tagger is None:
+        tagger = _local.tagger = fugashi.Tagger()
+    return tagger
+
+
+def _parse(text: str) -> list[fugashi.UnidicNode]:
+    """Nodes of ``text`` (MeCab takes UTF-8: a lone surrogate, which JSON escapes can carry,
+    is read as '?', one character for one so offsets hold)."""
+    try:
+        return _tagger()(text)
+    except UnicodeEncodeError:
+        return _tagger()(text.encode("utf-8", "replace").decode("utf-8"))
 
 
 # Parts of speech are read from ``feature_raw`` (UniDic: pos1,pos2,pos3,pos4,...): building
@@ -32,7 +48,7 @@ def names_in(text: str) -> list[tuple[int, str]]:
     splits rarer given names such as 聡太郎 or 七夏 into pieces, so the pieces up to an
     honorific, a particle, punctuation or a space are joined), or a surname directly
     followed by an honorific (山田様)."""
-    nodes = _tagger()(text[:MAX_CHARS])
+    nodes = _parse(text[:MAX_CHARS])
     if not any("人名" in w.feature_raw for w in nodes):
         return []   # most lines beside a phone or an address name nobody
     tags = [w.feature_raw.split(",", 4) for w in nodes]
@@ -78,4 +94,4 @@ def _KANJI_KANA(s: str) -> bool:
 
 def has_name(value: str) -> bool:
     """True when ``value`` contains a surname or given name token."""
-    return any(w.feature_raw.split(",", 3)[2] == "人名" for w in _tagger()(value[:MAX_CHARS]))
+    return any(w.feature_raw.split(",", 3)[2] == "人名" for w in _parse(value[:MAX_CHARS]))

@@ -35,7 +35,7 @@ LABELS = regex.compile(
 )
 WEAK_LABELS = regex.compile(r"^name$", regex.IGNORECASE)
 # stdlib re for the two whole-text passes: its literal-prefix search is several times faster.
-INLINE = re.compile(r"(?:氏名|お名前|名前|Name)\s{0,8}[:：]\s{0,8}(\S{1,20}(?:[ 　]\S{1,20})?)")
+INLINE = re.compile(r"(?:氏名|お名前|名前|Name)\s{0,64}[:：]\s{0,64}(\S{1,20}(?:[ 　]\S{1,20})?)")
 # Lines worth analysing: they carry something personal already (an e-mail, a phone or postcode).
 _LETTER = r"\p{Han}\p{Hiragana}\p{Katakana}ー・゛゜\p{Latin}"
 _HAN = regex.compile(r"\p{Han}")

@@ -30,6 +30,8 @@ NUMBER_MARGIN = 64
 RE2 skipped because it overlapped the previous match still falls in that match's window."""
 _TOKEN_CHARS = frozenset("0123456789()/- +")
 _RUN = re.compile(r"[0-9()/\- +]*")
+_WORD_RUN = re.compile(r"[A-Za-z0-9_]*")
+_WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _MAX_MEM = 64 << 20
 """RE2's memory for the combined DFA (the default 8 MiB makes it fall back to the slow NFA)."""
 
@@ -87,7 +89,13 @@ class Prefilter:
                 start, end, m = found
                 owner = owners[m.lastindex - 1]
                 reach = reaches[owner]
-                _extend(spans.setdefault(owner, []), max(0, start - reach), min(size, end + reach))
+                own = spans.setdefault(owner, [])
+                covered = own[-1][1] if own else 0
+                lo, hi = max(0, start - reach), min(size, end + reach)
+                if hi > covered:  # never cut a word in two (IBANS cut to IBAN would read as the word)
+                    lo = _word_start(text, lo, covered) if lo > covered else lo
+                    hi = _WORD_RUN.match(text, hi).end()
+                _extend(own, lo, hi)
                 pos = start + 1
         return spans
 
@@ -136,6 +144,15 @@ def _run_start(text: str, lo: int) -> int:
     look like a shorter, valid number)."""
     chars = _TOKEN_CHARS
     while lo > 0 and text[lo - 1] in chars:
+        lo -= 1
+    return lo
+
+
+def _word_start(text: str, lo: int, floor: int) -> int:
+    """Move ``lo`` back to the start of the ASCII word it cuts, not below ``floor`` (the end of
+    the window before, so no character is walked over twice)."""
+    chars = _WORD_CHARS
+    while lo > floor and text[lo - 1] in chars:
         lo -= 1
     return lo
 

@@ -85,3 +85,16 @@ def test_check_labelled_cell():
 ])
 def test_labels(header, ok):
     assert bool(iban.LABELS.search(header)) == ok
+
+
+def test_ibans_one_space_apart_are_all_found():
+    at = [make("AT", f"1904300234573{i:03d}") for i in range(4)]      # 20 characters: groups of four
+    assert keys("IBAN: " + " ".join(at)) == at
+
+
+def test_an_iban_after_other_groups_is_found():
+    assert keys("IBAN " + " ".join(["AB12"] * 8) + " " + spaced(DE)) == [DE]
+
+
+def test_dotted_capital_i_is_not_the_word():
+    assert keys(f"İBAN: {spaced(DE)}") == []

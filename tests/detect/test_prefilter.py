@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from synthetic import benign_corpus, bulk_samples
 
-from dlp.detect import numbers
+from dlp.detect import iban, numbers
 from dlp.detect.normalize import fold
 from dlp.detect.prefilter import NUMBERS, Prefilter
 from dlp.detect.registry import DETECTOR_IDS
@@ -148,3 +148,13 @@ def test_detectors_next_to_each_other_lose_nothing(text):
 ])
 def test_touching_anchors_found(text, detector):
     assert detector in {f.detector for _o, f in SCANNER.text_hits(fold(text))}
+
+
+@pytest.mark.parametrize("text", [
+    "zz IBAN".ljust(210) + "GB82WEST12345698765432".ljust(251) + "IBANS are listed here",
+    "XIBAN GB82WEST12345698765432".ljust(249) + "IBAN",
+])
+def test_a_window_edge_does_not_cut_a_word(text):
+    """A window that ended inside IBANS (or began inside XIBAN) would read the word IBAN."""
+    windowed = [f for _o, f in SCANNER.text_hits(text) if f.detector == "iban"]
+    assert windowed == [f for _o, f in iban.find(text)] == []
