@@ -6,9 +6,11 @@ label, a gate word. Each text detector declares that start as ``ANCHOR`` (RE2 sy
 how far from it its findings can lie as ``REACH``; ``numbers.CANDIDATE`` does the same for
 the numeric detectors. The anchors are compiled into two RE2 patterns (DFAs: one look at
 each byte, ~600 MB/s whatever the text; see ``Prefilter``), and only the windows around
-their matches are handed to the exact, slower ``re``/``regex`` passes. The anchors are supersets of what the
-detectors accept (the exact passes still decide), so a window never loses a finding; the
-tests check that scanning windows and scanning everything find the same values.
+their matches are handed to the exact, slower ``re``/``regex`` passes. The anchors are
+supersets of what the detectors accept (the exact passes still decide), so a window never
+loses a finding; the tests check that scanning windows and scanning everything find the
+same values. A window edge never cuts a number-like run or an ASCII word: a cut one could
+read as a shorter valid number, or as a label (``IBANS`` cut to ``IBAN``).
 
 RE2 works on UTF-8 bytes: the text is encoded once, and match offsets are turned back into
 character offsets by decoding the bytes between consecutive matches (linear in the text).
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import re
 from types import ModuleType
+from typing import NamedTuple
 
 import re2
 
@@ -28,10 +31,19 @@ NUMBERS = "numbers"
 NUMBER_MARGIN = 64
 """Characters kept around a numeric candidate: longer than any token, so a candidate that
 RE2 skipped because it overlapped the previous match still falls in that match's window."""
-_TOKEN_CHARS = frozenset("0123456789()/- +")
-_RUN = re.compile(r"[0-9()/\- +]*")
-_WORD_RUN = re.compile(r"[A-Za-z0-9_]*")
-_WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+class _Edge(NamedTuple):
+    """The characters a window edge must not fall between: as a set (to walk back) and as a
+    run pattern (to go forward, in C)."""
+
+    chars: frozenset[str]
+    run: re.Pattern[str]
+
+
+_NUMBER_EDGE = _Edge(frozenset("0123456789()/- +"), re.compile(r"[0-9()/\- +]*"))
+_WORD_EDGE = _Edge(frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"),
+                   re.compile(r"[A-Za-z0-9_]*"))
 _MAX_MEM = 64 << 20
 """RE2's memory for the combined DFA (the default 8 MiB makes it fall back to the slow NFA)."""
 
@@ -60,19 +72,13 @@ class Prefilter:
         spans: dict[str, list[tuple[int, int]]] = {}
         if self.numbers is None and self.anchors is None:
             return spans
-        size = len(text)
         if self.numbers is not None:
             own: list[tuple[int, int]] = []
             cursor = _Cursor(text)
             pos = 0
             while (found := cursor.search(self.numbers, pos)) is not None:
                 start, end, _m = found
-                covered = own[-1][1] if own else 0
-                lo, hi = max(0, start - NUMBER_MARGIN), min(size, end + NUMBER_MARGIN)
-                if hi > covered:  # each character is walked over once, however long the run
-                    lo = _run_start(text, lo) if lo > covered else covered
-                    hi = _run_end(text, hi)
-                _extend(own, lo, hi)
+                _add_window(own, text, start, end, NUMBER_MARGIN, _NUMBER_EDGE)
                 # A window ends where number-like characters end, so no candidate that starts
                 # inside it reaches beyond it: go on from its end, not from each match's
                 # (a text made of one long run of numbers has one match, not one per group).
@@ -88,14 +94,7 @@ class Prefilter:
             while (found := cursor.search(self.anchors, pos)) is not None:
                 start, end, m = found
                 owner = owners[m.lastindex - 1]
-                reach = reaches[owner]
-                own = spans.setdefault(owner, [])
-                covered = own[-1][1] if own else 0
-                lo, hi = max(0, start - reach), min(size, end + reach)
-                if hi > covered:  # never cut a word in two (IBANS cut to IBAN would read as the word)
-                    lo = _word_start(text, lo, covered) if lo > covered else lo
-                    hi = _WORD_RUN.match(text, hi).end()
-                _extend(own, lo, hi)
+                _add_window(spans.setdefault(owner, []), text, start, end, reaches[owner], _WORD_EDGE)
                 pos = start + 1
         return spans
 
@@ -131,32 +130,19 @@ class _Cursor:
         return self.byte
 
 
-def _extend(own: list[tuple[int, int]], lo: int, hi: int) -> None:
-    """Add a span to a detector's sorted spans, merging it with the last one it touches."""
-    if own and lo <= own[-1][1]:
-        own[-1] = (own[-1][0], max(own[-1][1], hi))
+def _add_window(own: list[tuple[int, int]], text: str, start: int, end: int, reach: int, edge: _Edge) -> None:
+    """Add the window of ``reach`` characters around a match to a detector's sorted windows,
+    widened so that its edges do not fall inside an ``edge`` run, and merged with the last
+    window it touches. A new window walks back no further than the last one's end, so no
+    character is walked over twice however long the run."""
+    covered = own[-1][1] if own else 0
+    lo, hi = max(0, start - reach), min(len(text), end + reach)
+    if hi > covered:
+        chars = edge.chars
+        while lo > covered and text[lo - 1] in chars:
+            lo -= 1
+        hi = edge.run.match(text, hi).end()
+    if own and lo <= covered:
+        own[-1] = (own[-1][0], max(covered, hi))
     else:
         own.append((lo, hi))
-
-
-def _run_start(text: str, lo: int) -> int:
-    """Move ``lo`` back to the start of the number-like run it cuts, if any (a cut run could
-    look like a shorter, valid number)."""
-    chars = _TOKEN_CHARS
-    while lo > 0 and text[lo - 1] in chars:
-        lo -= 1
-    return lo
-
-
-def _word_start(text: str, lo: int, floor: int) -> int:
-    """Move ``lo`` back to the start of the ASCII word it cuts, not below ``floor`` (the end of
-    the window before, so no character is walked over twice)."""
-    chars = _WORD_CHARS
-    while lo > floor and text[lo - 1] in chars:
-        lo -= 1
-    return lo
-
-
-def _run_end(text: str, hi: int) -> int:
-    """Move ``hi`` on to the end of the number-like run it cuts, if any."""
-    return _RUN.match(text, hi).end()
