@@ -5,7 +5,7 @@
   valid phone numbers is a phone column). Cells of untyped columns, and typed cells that fail
   their check, are scanned as text. One row is one record.
 - JSON objects and forms: the same, with keys as labels; one object is one record.
-- Free text: one RE2 pass finds where any detector could find something (``prefilter``);
+- Free text: two RE2 passes find where any detector could find something (``prefilter``);
   the numeric-token pass shared by all numeric detectors and each textual detector then run
   on those windows only, and findings are grouped into records: a line,
   merged with the following lines of its paragraph while they add no second identity (a mail
@@ -212,21 +212,19 @@ class DetectorSet:
         width = max((len(r) for r in sample), default=0)
         checks = [self._checker(self._trusted(self._column(table.header, i, sample), i, sample))
                   for i in range(max(width, len(table.header)))]
+        parts = chain((sample,), iter(lambda: list(islice(rows, ROW_BATCH)), []))
         if not any(checks):  # nothing to check cell by cell: every row is free text
-            for part in chain((sample,), iter(lambda: list(islice(rows, ROW_BATCH)), [])):
+            for part in parts:
                 part = [row for row in part if row]
                 yield len(part), self._free_rows(part)
             return
         n = len(checks)
         typed = self._typed
-        count = 0
-        done: list[RecordFindings] = []
-        loose_rows: list[tuple[list[Finding], Sequence[str], str]] = []
-        for rows_part in (sample, rows):
-            for row in rows_part:
-                if not row:
-                    continue
-                count += 1
+        for part in parts:
+            part = [row for row in part if row]
+            done: list[RecordFindings] = []
+            loose_rows: list[tuple[list[Finding], Sequence[str], str]] = []
+            for row in part:
                 # One fold per row, not per cell (fold keeps lengths, so the unit separator
                 # splits the row back into the same cells).
                 cells = fold(_UNIT.join(row)).split(_UNIT) if len(row) > 1 else [fold(row[0])]
@@ -238,15 +236,9 @@ class DetectorSet:
                     loose_rows.append((findings, other, loose))
                 elif findings:
                     done.append(RecordFindings(tuple(findings), other))
-                if count >= ROW_BATCH:
-                    if loose_rows:
-                        done.extend(self._batch(loose_rows))
-                    yield count, done
-                    count, done, loose_rows = 0, [], []
-        if loose_rows:
-            done.extend(self._batch(loose_rows))
-        if count:
-            yield count, done
+            if loose_rows:
+                done.extend(self._batch(loose_rows))
+            yield len(part), done
 
     def _column(self, header: tuple[str | None, ...], i: int, sample: list[list[str]]) -> Column:
         if i < len(header) and header[i]:
