@@ -39,20 +39,26 @@ def _national_jp(digits: str) -> str | None:
     return nsn if _JP_VALID.fullmatch(nsn) else None
 
 
-def _mask(e164: str) -> str:
-    national = "0" + e164[3:] if e164.startswith("+81") else e164
-    return f"{national[:3]}-****-{national[-4:]}"
+def _mask(number: str) -> str:
+    """A Japanese number in its national form (090-****-5678), others in E.164 (+44-****-0958)."""
+    return f"{number[:3]}-****-{number[-4:]}"
 
 
 def _jp(nsn: str | None) -> Finding | None:
-    return Finding(ID, "+81" + nsn, f"0{nsn[:2]}-****-{nsn[-4:]}") if nsn else None
+    return Finding(ID, "+81" + nsn, _mask("0" + nsn)) if nsn else None
+
+
+def _compact(raw: str) -> str:
+    """The number without its separators (a chain of replaces: several times faster than a
+    translate table on short strings)."""
+    return raw.replace("-", "").replace(" ", "").replace("(", "").replace(")", "")
 
 
 def validate(raw: str) -> Finding | None:
     """A finding if ``raw`` (digits with separators, maybe +country) is a valid number."""
     if not _SHAPE.fullmatch(raw):
         return None
-    compact = raw.replace("-", "").replace(" ", "").replace("(", "").replace(")", "")
+    compact = _compact(raw)
     if not compact.startswith("+"):
         return _jp(_national_jp(compact))
     if compact.startswith("+810"):
@@ -86,7 +92,7 @@ def fast_check(value: str) -> Finding | None:
     number is accepted by its shape (10 or 11 digits after a trunk 0), without the numbering
     plan; the key is the same E.164 form ``check`` gives. Anything else takes the full check."""
     v = value.strip()
-    digits = v.replace("-", "").replace(" ", "").replace("(", "").replace(")", "")
+    digits = _compact(v)
     if len(digits) in (10, 11) and digits.isascii() and digits.isdigit() and digits[0] == "0" != digits[1]:
         return _jp(digits[1:])
     return check(v)
