@@ -130,15 +130,18 @@ def _luhn(body: str) -> str:
     return body + luhn.calc_check_digit(body)
 
 
+def licence_number(commission: str, year: str, serial: str, reissue: str = "0") -> str:
+    """A synthetic driver's licence number, with the check digit of the formula in circulation."""
+    first = commission + year + serial
+    total = sum(int(d) * w for d, w in zip(first, (5, 4, 3, 2, 7, 6, 5, 4, 3, 2), strict=True))
+    return first + str((11 - total % 11) % 10) + reissue
+
+
 def identifiers(person: Person, i: int, rnd: random.Random) -> dict[str, str]:
     """Every other identifier of one synthetic person, as written (values are random, valid
     in form and check digit, and unique per person through ``i``)."""
     from stdnum import iban
     birth = datetime.date(1940, 1, 1) + datetime.timedelta(days=rnd.randint(0, 60 * 365))
-    year = f"{rnd.randint(0, 99):02d}"
-    serial = f"{i:06d}"
-    first = rnd.choice(_COMMISSIONS) + year + serial
-    total = sum(int(d) * w for d, w in zip(first, (5, 4, 3, 2, 7, 6, 5, 4, 3, 2), strict=True))
     bban = f"37040044{i:010d}"
     return {
         "my_number": my_number(rnd),
@@ -149,7 +152,7 @@ def identifiers(person: Person, i: int, rnd: random.Random) -> dict[str, str]:
         "us_ssn": f"{rnd.randint(1, 665):03d}-{rnd.randint(1, 99):02d}-{i % 9999 + 1:04d}",
         "iban": f"DE{iban.calc_check_digits('DE00' + bban)}{bban}",
         "passport_jp": f"T{rnd.choice('KRZ')}{1000000 + i:07d}",
-        "drivers_license_jp": first + str((11 - total % 11) % 10) + "0",
+        "drivers_license_jp": licence_number(rnd.choice(_COMMISSIONS), f"{rnd.randint(0, 99):02d}", f"{i:06d}"),
         "bank_account_jp": f"0001-100-{i:07d}",
         "pension_number_jp": f"{rnd.randint(1000, 9999)}-{i:06d}",
     }

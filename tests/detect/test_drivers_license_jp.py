@@ -3,6 +3,7 @@ import random
 import pytest
 import regex
 from numeric_path import from_numbers
+from synthetic import licence_number as make
 
 from dlp.detect import drivers_license_jp as licence
 
@@ -11,13 +12,6 @@ _TOKEN = regex.compile(r"\d[\d -]*\d")
 
 def scan(text: str) -> list:
     return from_numbers(licence, text)
-
-
-def make(commission: str, year: str, serial: str, reissue: str = "0") -> str:
-    """A synthetic licence number, with the check digit of the formula in circulation."""
-    first = commission + year + serial
-    total = sum(int(d) * w for d, w in zip(first, (5, 4, 3, 2, 7, 6, 5, 4, 3, 2), strict=True))
-    return first + str((11 - total % 11) % 10) + reissue
 
 
 VALID = make("30", "08", "417263")             # Tokyo, first licensed 2008
