@@ -130,7 +130,7 @@ def _places() -> _Places:
         for n in names | ({ward.group(1)} if ward else set()):
             prefs_of.setdefault(n, set()).add(pref)
     return _Places(
-        prefectures=re.compile("|".join(sorted(by_pref, key=len, reverse=True))),
+        prefectures=re.compile("|".join(sorted(PREFECTURES, key=len, reverse=True))),
         by_prefecture={p: frozenset(n) for p, n in by_pref.items()},
         by_prefecture_cell={p: frozenset(n | bare.get(p, set())) for p, n in by_pref.items()},
         anchors=frozenset(anchors),
