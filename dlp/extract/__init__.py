@@ -57,13 +57,16 @@ __all__ = ["MAX_FILENAMES", "Extractor", "Item", "sniff"]
 
 def _plain(data: bytes, where: str, budget: Budget, _ctype: str = "") -> Iterator[Event]:
     yield from text.text_items(data, where, budget)
+    yield from embedded.run_members(data, where, budget)
 
 
 def _binary(data: bytes, where: str, budget: Budget, _ctype: str = "") -> Iterator[Event]:
     yield from binary.run_blocks(data, where, budget)
 
 
-def _base64_body(data: bytes, where: str, budget: Budget, _ctype: str = "") -> Iterator[Event]:
+def _encoded_body(data: bytes, where: str, budget: Budget, _ctype: str = "") -> Iterator[Event]:
+    """A whole body that is one base64, base32 or hex string: the file it carries. Anything
+    else (a base64 line in front of a list) is text, with its encoded runs read besides."""
     decoded = embedded.decode(data.decode("ascii", "replace").strip())
     if decoded is None:
         raise Mismatch()
@@ -101,7 +104,7 @@ TEXT_HANDLERS: dict[str, Handler] = {
     "xml": markup.xml_items,
     "eml": mail.eml_items,
     "urlencoded": forms.urlencoded_items,
-    "base64": _base64_body,
+    "base64": _encoded_body,
     "pgp": _pgp,
     "text": _plain,
 }
@@ -231,3 +234,4 @@ class Extractor:
 
 def _encoded_text(data: bytes, where: str, budget: Budget, _ctype: str = "", *, encoding: str) -> Iterator[Event]:
     yield from text.text_items(data, where, budget, encoding=encoding)
+    yield from embedded.run_members(data, where, budget)

@@ -1,13 +1,15 @@
 """HTTP form bodies: multipart/form-data and application/x-www-form-urlencoded.
 
 Each multipart part keeps its filename and content type, and the file inside is extracted by
-its true type; form field names become record labels. A field that carries a file as base64
-(or a data: URL) or a JSON document is extracted as that file or document. JSON bodies are
-read by ``jsondoc``.
+its true type; form field names become record labels. A field that is a document of its own
+(rows pasted into a textarea, a file as base64 or a data: URL, a JSON document) is extracted
+as that document. A body that is not of the declared form shape is read as text instead, so
+a label never hides content. JSON bodies are read by ``jsondoc``.
 """
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,8 +17,9 @@ from email.message import Message
 from email.utils import collapse_rfc2231_value
 
 from dlp.extract import embedded
+from dlp.extract import text as textmod
 from dlp.extract.budget import Budget, Uninspectable
-from dlp.extract.events import Event, Member, Problem
+from dlp.extract.events import Event, Member, Mismatch, Problem
 from dlp.extract.sniff import magic
 from dlp.model import Record
 
@@ -44,18 +47,26 @@ def header_params(value: str) -> tuple[str, dict[str, str]]:
 
 
 def multipart_parts(body: bytes, content_type: str) -> Iterator[Part]:
-    """Parts of a multipart body; raise Uninspectable('corrupt') when it cannot be split."""
+    """Parts of a multipart body, the preamble and epilogue included when they hold anything
+    (an insider's script can put a list there; a browser never does). A body whose boundary
+    is missing or absent is no multipart body at all: Mismatch, read as text. A body that
+    breaks off after its first part raises Uninspectable('corrupt') after what it holds."""
     _main, params = header_params(content_type)
     boundary = params.get("boundary")
     if not boundary:
-        raise Uninspectable("corrupt", "multipart body without a boundary parameter")
+        raise Mismatch()
     delim = b"--" + boundary.encode("latin-1")
     start = body.find(delim)
     if start < 0:
-        raise Uninspectable("corrupt", "multipart body: boundary not found")
+        raise Mismatch()
+    if body[:start].strip():
+        yield Part(data=body[:start], filename=None, content_type="", name="preamble")
     pos = start + len(delim)
     while True:
         if body[pos:pos + 2] == b"--":
+            epilogue = body[pos + 2:]
+            if epilogue.strip():
+                yield Part(data=epilogue, filename=None, content_type="", name="epilogue")
             break  # closing delimiter
         eol = body.find(b"\n", pos)
         if eol < 0:
@@ -98,50 +109,84 @@ def _part(headers_blob: bytes, data: bytes) -> Part:
                 transfer_encoding=cte)
 
 
-def urlencoded_record(body: bytes, source: str) -> Record:
-    """A urlencoded form is one record labelled by its field names."""
-    text = body.decode("utf-8", "replace")
-    pairs = urllib.parse.parse_qsl(text, keep_blank_values=False, max_num_fields=100_000)
-    return Record(tuple((k, v) for k, v in pairs), source)
+_FORM = re.compile(rb"[^&=\s]{1,256}=[^&\s]*(?:&[^&=\s]{1,256}=[^&\s]*)*&?\s*")
+"""What a browser sends as application/x-www-form-urlencoded: name=value pairs joined by &,
+every space and line end percent-encoded. A body of any other shape is not a form, whatever
+its Content-Type says (``curl --data-binary @list.csv`` labels a CSV so)."""
+
+
+def urlencoded_fields(body: bytes) -> list[tuple[str, bytes]] | None:
+    """The (name, value bytes) pairs of a form body, percent-decoded as bytes (a form is sent
+    in its page's encoding: Shift_JIS and EUC-JP pages exist), or None if it is no form."""
+    if not _FORM.fullmatch(body):
+        return None
+    fields = []
+    for pair in body.split(b"&"):
+        name, sep, value = pair.strip().partition(b"=")
+        if sep:
+            fields.append((_unquote(name).decode("utf-8", "replace"), _unquote(value)))
+    return fields
+
+
+def _unquote(value: bytes) -> bytes:
+    return urllib.parse.unquote_to_bytes(value.replace(b"+", b" "))
 
 
 FIELD_MAX = 4096
 """A form field up to this size is a value of the form's record; larger ones are payloads."""
 
 
-def _field_value(name: str | None, value: str, where: str) -> Member | None:
-    """A field that carries a file (base64, data: URL) or a JSON document, as a Member."""
-    stripped = value.strip()
-    if len(stripped) >= 2 and stripped[0] in "{[" and stripped[-1] in "}]":
-        return Member(f"{where}/{name or 'field'}", stripped.encode("utf-8"), "application/json", is_file=False)
-    if embedded.looks_encoded(stripped):
-        decoded = embedded.decode(stripped)
+def field_events(fields: list[tuple[str | None, bytes]], where: str, budget: Budget) -> Iterator[Event]:
+    """One form submission (or a request's query and headers): single-line values together as
+    one record labelled by their names, in the charset of the values as a whole. A value
+    that is a document of its own (several lines: rows pasted into a textarea; over
+    FIELD_MAX; a known file format; JSON; base64, base32 or hex) is a Member, read by its
+    true type."""
+    encoding = textmod.detect_encoding(b"\n".join(v for _n, v in fields if not v.isascii())) or "utf-8"
+    record: list[tuple[str | None, str]] = []
+    for name, raw in fields:
+        label = f"{where}/{name or 'field'}"
+        value = raw.decode("ascii") if raw.isascii() else textmod.decode_as(raw, encoding)
+        stripped = value.strip()
+        if len(raw) >= FIELD_MAX or magic(raw) or "\n" in stripped or "\r" in stripped:
+            budget.add_member(where)
+            yield Member(label, raw, is_file=False)
+            continue
+        member = _field_value(label, stripped)
+        if member is None:
+            if stripped:
+                record.append((name, value))
+        else:
+            budget.add_member(where)
+            yield member
+    if record:
+        yield Record(tuple(record), where)
+
+
+def _field_value(label: str, value: str) -> Member | None:
+    """A field that carries a file (base64, base32, hex, data: URL) or a JSON document."""
+    if len(value) >= 2 and value[0] in "{[" and value[-1] in "}]":
+        return Member(label, value.encode("utf-8"), "application/json", is_file=False)
+    if embedded.looks_encoded(value):
+        decoded = embedded.decode(value)
         if decoded is not None:
-            return Member(f"{where}/{name or 'field'}", decoded[0], decoded[1], is_file=False)
+            return Member(label, decoded[0], decoded[1], is_file=False)
     return None
 
 
 def urlencoded_items(data: bytes, where: str, budget: Budget, _ctype: str = "") -> Iterator[Event]:
-    """A urlencoded form: one record labelled by its field names; fields holding files or JSON
-    are extracted as Members."""
-    rec = urlencoded_record(data, where)
-    fields = []
-    for name, value in rec.fields:
-        member = _field_value(name, value, where)
-        if member is None:
-            fields.append((name, value))
-        else:
-            budget.add_member(where)
-            yield member
-    if fields:
-        yield Record(tuple(fields), where)
+    """A urlencoded form (see ``field_events``); a body that is no form is text (Mismatch)."""
+    fields = urlencoded_fields(data)
+    if fields is None:
+        raise Mismatch()
+    yield from field_events(list(fields), where, budget)
 
 
 def multipart_items(data: bytes, where: str, budget: Budget, content_type: str) -> Iterator[Event]:
-    """Each part of a multipart/form-data body: the small fields together as one record (one
-    form submission), files (by their true type, whatever the part says) and large fields as
-    Members. A body cut short still yields what it holds, then the error."""
-    fields: list[tuple[str | None, str]] = []
+    """Each part of a multipart/form-data body: the unnamed-file fields together (see
+    ``field_events``), files (by their true type, whatever the part says) as Members. A body
+    cut short still yields what it holds, then the error."""
+    fields: list[tuple[str | None, bytes]] = []
     try:
         for part in multipart_parts(data, content_type):
             budget.check_time()
@@ -149,21 +194,15 @@ def multipart_items(data: bytes, where: str, budget: Budget, content_type: str) 
             if part.transfer_encoding == "base64":
                 decoded = embedded.decode(content.decode("ascii", "replace"))
                 content = decoded[0] if decoded else content
-            if part.filename is None and part.name and len(content) < FIELD_MAX and not magic(content):
-                value = content.decode("utf-8", "replace")
-                member = _field_value(part.name, value, where)
-                if member is None:
-                    fields.append((part.name, value))
-                else:
-                    yield member
+            if part.filename is None and part.name:
+                fields.append((part.name, content))
                 continue
             budget.add_member(where)
             # a part is a file of the upload itself: named as the browser sent it
-            label = part.filename or part.name or where
-            yield Member(label, content, part.content_type, is_file=part.filename is not None)
+            yield Member(part.filename or where, content, part.content_type, is_file=part.filename is not None)
     except Uninspectable as e:
         if e.reason == "timeout":
             raise
         yield Problem(e.reason, f"{where}: {e}")
     if fields:
-        yield Record(tuple(fields), where)
+        yield from field_events(fields, where, budget)

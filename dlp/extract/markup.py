@@ -27,7 +27,7 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([\w:.\-]+)""", re.
 _BLOCK = frozenset({
     "p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "header",
     "footer", "blockquote", "pre", "address", "dl", "dt", "dd", "form", "fieldset", "hr", "title",
-    "table", "caption", "body", "main", "nav", "aside", "figure", "figcaption",
+    "table", "caption", "body", "main", "nav", "aside", "figure", "figcaption", "textarea",
 })
 _SKIP = frozenset({"script", "style", "template", "svg", "noscript", "head"})
 FEED = 1 << 20
@@ -63,6 +63,8 @@ class _Html(HTMLParser):
         self.cell: list[str] | None = None
         self.header_row = False
         self.count = 0
+        self.pre = 0
+        self.documents: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIP:
@@ -76,6 +78,7 @@ class _Html(HTMLParser):
         elif tag == "br":
             self._text("\n")
         elif tag in _BLOCK:
+            self.pre += tag in ("pre", "textarea")
             self._break()
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -88,8 +91,11 @@ class _Html(HTMLParser):
         if tag in _SKIP:
             self.skip = max(0, self.skip - 1)
         elif tag in ("td", "th") and self.cell is not None:
+            text = "".join(self.cell)
+            if text.strip().count("\n") >= 2:  # rows pasted into one cell: a document of its own
+                self.documents.append(text)
             if self.row is not None:
-                self.row.append(" ".join("".join(self.cell).split()))
+                self.row.append(" ".join(text.split()))
             self.cell = None
         elif tag == "tr" and self.row is not None:
             if any(self.row) and self.tables:
@@ -104,17 +110,21 @@ class _Html(HTMLParser):
                 self.count += 1
                 self.items.append(textmod.rows_table(iter(rows), f"{self.source}/table{self.count}"))
         elif tag in _BLOCK:
+            self.pre = max(0, self.pre - (tag in ("pre", "textarea")))
             self._break()
 
     def handle_data(self, data: str) -> None:
         if self.skip:
             return
-        if self.cell is not None:
-            self.cell.append(data)
-        else:
-            self._text(" ".join(data.split()) if data.strip() else (" " if data else ""))
+        if self.cell is not None or self.pre:
+            self._text(data)
+        else:  # spaces fold as a browser folds them; line ends stay (rows written as text)
+            self._text("\n".join(" ".join(line.split()) or (" " if line else "") for line in data.split("\n")))
 
     def _text(self, s: str) -> None:
+        if self.cell is not None:
+            self.cell.append(s)
+            return
         parts = s.split("\n")
         self.lines[-1] += parts[0]
         self.lines.extend(parts[1:])
@@ -127,10 +137,13 @@ class _Html(HTMLParser):
             self.lines.extend(["", ""])
 
     def flush(self) -> None:
+        """The text so far as items: delimited rows (a CSV written into a page) as a Table."""
         text = "\n".join(ln.strip() for ln in self.lines).strip()
         if text:
-            self.items.append(TextBlock(re.sub(r"\n{3,}", "\n\n", text), self.source))
-        self.lines, self.size = [""], 0
+            self.items.extend(textmod.str_items(re.sub(r"\n{3,}", "\n\n", text), self.source))
+        for document in self.documents:
+            self.items.extend(textmod.str_items(document, f"{self.source}/cell"))
+        self.lines, self.size, self.documents = [""], 0, []
 
 
 def html_items(data: bytes, where: str, budget: Budget, _ctype: str = "") -> Iterator[Event]:

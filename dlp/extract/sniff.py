@@ -107,6 +107,7 @@ def _ole_kind(data: bytes) -> str:
 
 _HTML = re.compile(r"<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>]|<meta\s|<table[\s>]|<div[\s>]|<p[\s>]|<br\s*/?>",
                    re.IGNORECASE)
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
 _HEADER_LINE = re.compile(r"([A-Za-z][A-Za-z0-9-]{0,60}):[ \t]*\S")
 _MAIL_HEADERS = frozenset({
     "from", "to", "cc", "bcc", "subject", "date", "message-id", "received", "return-path",
@@ -114,7 +115,7 @@ _MAIL_HEADERS = frozenset({
     "references", "dkim-signature", "authentication-results", "content-transfer-encoding",
 })
 _URLENCODED = re.compile(r"[\w.\-\[\]%*~]+=[^&\s]*(?:&[\w.\-\[\]%*~]+=[^&\s]*)*\s*")
-_BASE64_BODY = re.compile(r"[A-Za-z0-9+/_\-\r\n]+={0,2}\s*")
+_BASE64_BODY = re.compile(r"[A-Za-z0-9+/_\-\r\n]+={0,6}\s*")
 _PGP = re.compile(r"-----BEGIN PGP MESSAGE-----")
 
 
@@ -130,8 +131,8 @@ def text_kind(head: str, content_type: str = "") -> str:
         if _HTML.search(start[:4096]) or ctype in ("text/html", "application/xhtml+xml"):
             return "html"
         return "xml"
-    if ctype == "text/html":
-        return "html"
+    if ctype in ("text/html", "application/xhtml+xml") and _TAG.search(start[:4096]):
+        return "html"  # a fragment; a CSV labelled text/html (or named .html) is a CSV
     if _PGP.match(start):
         return "pgp"
     if ctype == "application/x-www-form-urlencoded":

@@ -63,7 +63,7 @@ def detect_encoding(data: bytes) -> str | None:
         return "iso-2022-jp"
     if _strict(head, "utf-8", final):
         return "utf-8"
-    japanese = _japanese(head, final)
+    japanese = japanese_encoding(head, final)
     if japanese:
         return japanese
     best = charset_normalizer.from_bytes(head[:16384]).best()
@@ -130,7 +130,7 @@ def _strict(sample: bytes, encoding: str, final: bool) -> bool:
     return True
 
 
-def _japanese(sample: bytes, final: bool) -> str | None:
+def japanese_encoding(sample: bytes, final: bool = True) -> str | None:
     """CP932 or EUC-JP when ``sample`` reads as Japanese in exactly one, with a tie-break."""
     sjis = _strict(sample, "cp932", final)
     euc = next((e for e in ("euc_jp", "euc_jis_2004") if _strict(sample, e, final)), None)

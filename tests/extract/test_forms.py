@@ -2,7 +2,8 @@ import pytest
 
 from dlp.config import InspectSettings
 from dlp.extract.budget import Budget, Uninspectable
-from dlp.extract.forms import multipart_parts, urlencoded_record
+from dlp.extract.events import Mismatch
+from dlp.extract.forms import multipart_parts, urlencoded_fields
 from dlp.extract.jsondoc import json_records
 
 
@@ -16,13 +17,20 @@ def test_multipart_parts_keep_names_types_and_bytes():
     assert parts[1].content_type == "text/csv"
 
 
-def test_multipart_without_boundary_or_with_wrong_boundary_is_corrupt():
-    with pytest.raises(Uninspectable) as e:
+def test_multipart_without_boundary_or_with_wrong_boundary_is_no_multipart():
+    """A declared type never decides alone: the body is read as text instead (Mismatch)."""
+    with pytest.raises(Mismatch):
         list(multipart_parts(b"--a\r\n\r\nx\r\n--a--", "multipart/form-data"))
-    assert e.value.reason == "corrupt"
-    with pytest.raises(Uninspectable) as e:
+    with pytest.raises(Mismatch):
         list(multipart_parts(b"no boundaries here", "multipart/form-data; boundary=zz"))
-    assert e.value.reason == "corrupt"
+
+
+def test_multipart_preamble_and_epilogue_are_parts():
+    body = (b"rows before,the first boundary\r\n--b\r\nContent-Disposition: form-data; name=\"n\"\r\n\r\n"
+            b"v\r\n--b--\r\nrows after,the last\r\n")
+    parts = list(multipart_parts(body, "multipart/form-data; boundary=b"))
+    assert [(p.name, p.data) for p in parts] == [
+        ("preamble", b"rows before,the first boundary\r\n"), ("n", b"v"), ("epilogue", b"\r\nrows after,the last\r\n")]
 
 
 def test_truncated_multipart_still_yields_what_is_there():
@@ -35,9 +43,14 @@ def test_truncated_multipart_still_yields_what_is_there():
     assert e.value.reason == "corrupt" and "closing boundary" in str(e.value)
 
 
-def test_urlencoded_fields_become_labels():
-    rec = urlencoded_record(b"name=%E5%B1%B1%E7%94%B0&tel=090-1234-5678", "form")
-    assert rec.fields == (("name", "山田"), ("tel", "090-1234-5678"))
+def test_urlencoded_fields_are_decoded_as_bytes():
+    fields = urlencoded_fields(b"name=%E5%B1%B1%E7%94%B0&tel=090-1234-5678&sj=%8ER%93c+%91%BE%98Y")
+    assert fields == [("name", "山田".encode()), ("tel", b"090-1234-5678"), ("sj", "山田 太郎".encode("cp932"))]
+
+
+@pytest.mark.parametrize("body", [b"a,b\n1,2\n", b"name=x&tel=1\nmore rows,here", b"=x", b"k" * 300 + b"=v"])
+def test_a_body_of_another_shape_is_no_form(body):
+    assert urlencoded_fields(body) is None
 
 
 def test_json_objects_and_ndjson_become_labelled_records():

@@ -29,7 +29,7 @@ def test_pdf_header_may_follow_junk_but_text_mentioning_it_is_text():
 @pytest.mark.parametrize("head, ctype, kind", [
     ('{"a": 1}', "", "json"), ("[1, 2]", "text/plain", "json"), ("<!DOCTYPE html><html>", "", "html"),
     ("<div>氏名</div>", "", "html"), ("<?xml version='1.0'?><a/>", "", "xml"), ("<members><m/></members>", "", "xml"),
-    ("氏名,電話\n", "text/html", "html"), ("a=1&b=%E5%B1%B1", "", "urlencoded"),
+    ("氏名,電話\n", "text/html", "text"), ("hi <b>x</b>", "text/html", "html"), ("a=1&b=%E5%B1%B1", "", "urlencoded"),
     ("From: a@example.jp\r\nTo: b@example.com\r\nSubject: x\r\n\r\nbody", "", "eml"),
     ("Subject: only one header\n\nbody", "", "text"), ("A" * 100 + "==", "", "base64"),
     ("-----BEGIN PGP MESSAGE-----\n", "", "pgp"), ("氏名,電話\n山田,090\n", "", "text"),
