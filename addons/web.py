@@ -1,4 +1,5 @@
-"""HTTP(S) uploads: every request with a body becomes a Transfer; block and quarantine
+"""HTTP(S) requests: every request with a body, a query, a long or encoded path, cookies or
+non-standard headers becomes a Transfer (a GET carries data too); block and quarantine
 verdicts are answered locally with 403, so the upstream never receives a byte.
 
 Follows mitmproxy's addon model: one class, hooks named for events. The body is only
@@ -15,6 +16,7 @@ import urllib.parse
 from mitmproxy import http
 
 from dlp import notice
+from dlp.extract.request import carries_content
 from dlp.model import Decision, ScanResult, Transfer
 from dlp.quarantine import Held
 from dlp.runtime import Runtime
@@ -42,9 +44,9 @@ class SekimoriWeb:
     async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response is not None:  # answered already (proxyauth 407)
             return
-        body = flow.request.raw_content
-        if not body:
-            return
+        body = flow.request.raw_content or b""
+        if not body and not carries_content(flow.request.path, flow.request.headers.items(multi=True)):
+            return  # ordinary browsing: a short path and standard headers, nothing to read
         transfer = self._transfer(flow, body)
         req = flow.request
         held = Held({"method": req.method, "url": req.pretty_url, "http_version": req.http_version,
@@ -91,6 +93,7 @@ class SekimoriWeb:
             host=req.pretty_host,
             method=req.method,
             path=req.path,
+            headers=tuple(req.headers.items(multi=True)),
         )
 
     def _stop(self, flow: http.HTTPFlow, decision: Decision, scan: ScanResult) -> None:

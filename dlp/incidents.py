@@ -23,13 +23,24 @@ log = logging.getLogger("sekimori.incidents")
 SEVERITY = {"log": "low", "quarantine": "medium", "block": "high"}
 
 
-def path_without_query_values(path: str) -> str:
-    """``/up?name=山田&id=1`` → ``/up?name=&id=``: query values may carry personal data."""
+SEGMENT_MAX = 48
+"""A path segment or query name longer than this, or percent-encoded, is shown as ``…``: a
+request line can carry the personal data itself."""
+
+
+def redacted_path(path: str) -> str:
+    """``/up/%E5%B1%B1…?name=山田&id=1`` → ``/up/…?name=&id=``: query values, long or encoded
+    path segments and long query names may carry personal data; the shape stays readable."""
     base, sep, query = path.partition("?")
+    base = "/".join(_shown(seg) for seg in base.split("/"))
     if not sep:
         return base
     keys = [k for k, _v in urllib.parse.parse_qsl(query, keep_blank_values=True)]
-    return base + "?" + "&".join(f"{urllib.parse.quote(k)}=" for k in keys)
+    return base + "?" + "&".join(("…" if len(k) > SEGMENT_MAX else urllib.parse.quote(k)) + "=" for k in keys)
+
+
+def _shown(part: str) -> str:
+    return "…" if len(part) > SEGMENT_MAX or "%" in part else part
 
 
 def now_iso() -> str:
@@ -41,7 +52,7 @@ def destination_of(transfer: Transfer) -> dict[str, Any]:
     if transfer.protocol == "smtp":
         return {"host": transfer.host,
                 "recipients_domains": sorted({r.rpartition("@")[2].lower() for r in transfer.recipients})}
-    return {"host": transfer.host, "method": transfer.method, "path": path_without_query_values(transfer.path)}
+    return {"host": transfer.host, "method": transfer.method, "path": redacted_path(transfer.path)}
 
 
 EVIDENCE_HASHES = 20

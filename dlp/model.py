@@ -13,7 +13,8 @@ from typing import NamedTuple
 
 @dataclass(frozen=True)
 class Transfer:
-    """One outbound unit: an HTTP request body, one WebSocket message or one SMTP message."""
+    """One outbound unit: an HTTP request (body, request line and headers), one WebSocket
+    message or one SMTP message."""
 
     protocol: str                      # http | websocket | smtp
     body: bytes                        # as sent on the wire (before Content-Encoding is undone)
@@ -24,7 +25,8 @@ class Transfer:
     client_ip: str | None = None
     host: str = ""                     # HTTP: request host; SMTP: the upstream MTA
     method: str = ""
-    path: str = ""
+    path: str = ""                     # HTTP: the request target (path and query) as sent
+    headers: tuple[tuple[str, str], ...] = ()  # HTTP: request headers; with ``path``, content too
     recipients: tuple[str, ...] = ()   # SMTP: envelope recipients (scopes match their domains)
     sender: str | None = None          # SMTP: envelope sender
 

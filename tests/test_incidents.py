@@ -1,7 +1,7 @@
 import json
 import stat
 
-from dlp.incidents import IncidentLog, path_without_query_values
+from dlp.incidents import IncidentLog, redacted_path
 
 
 def test_rotation_keeps_every_incident_readable_in_order(tmp_path):
@@ -34,5 +34,7 @@ def test_torn_last_line_is_skipped(tmp_path):
 
 
 def test_query_values_are_removed_from_paths():
-    assert path_without_query_values("/up?name=山田&tel=090") == "/up?name=&tel="
-    assert path_without_query_values("/plain") == "/plain"
+    assert redacted_path("/up?name=山田&tel=090") == "/up?name=&tel="
+    assert redacted_path("/plain") == "/plain"
+    assert redacted_path("/up/%E5%B1%B1%E7%94%B0/x?" + "a" * 60) == "/up/…/x?…="
+    assert redacted_path("/" + "b" * 49 + "/ok") == "/…/ok"

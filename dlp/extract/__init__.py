@@ -32,6 +32,7 @@ from dlp.extract import (
     markup,
     ole,
     pdf,
+    request,
     rtf,
     spreadsheets,
     text,
@@ -122,12 +123,29 @@ class Extractor:
         if len(transfer.body) > limits.max_body:
             raise Uninspectable("too_large", f"body of {len(transfer.body)} bytes exceeds "
                                 f"inspect.max_body ({limits.max_body} bytes)")
-        body = decode_body(transfer.body, transfer.content_encoding, self.budget)
-        self.result.bytes_inspected += len(body)
-        name = transfer.filename or ""
-        if transfer.filename:
-            self._filename(transfer.filename)
-        yield from self.payload_items(body, transfer.content_type, name, 0)
+        if transfer.body:
+            body = decode_body(transfer.body, transfer.content_encoding, self.budget)
+            self.result.bytes_inspected += len(body)
+            name = transfer.filename or ""
+            if transfer.filename:
+                self._filename(transfer.filename)
+            yield from self.payload_items(body, transfer.content_type, name, 0)
+        if transfer.protocol == "http":
+            yield from self.request_items(transfer)
+
+    def request_items(self, transfer: Transfer) -> Iterator[Item]:
+        """The request line and headers, one more part of the transfer (``request.py``)."""
+        self.result.bytes_inspected += len(transfer.path) + sum(len(k) + len(v) for k, v in transfer.headers)
+        encrypted: list[str] = []
+        try:
+            for event in request.request_events(transfer.path, transfer.headers, self.budget):
+                yield from self._event(event, 0, encrypted)
+        except Uninspectable as e:
+            if e.reason == "timeout":
+                raise
+            self.problem(e.reason, f"{request.SOURCE}: {e}")
+        finally:
+            self._encrypted(encrypted)
 
     def payload_items(self, data: bytes, content_type: str, name: str, depth: int) -> Iterator[Item]:
         """Items of one payload, guarded so a failure is recorded, not raised."""

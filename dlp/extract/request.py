@@ -1,0 +1,94 @@
+"""The request line and headers as content: a GET carries data as well as any upload.
+
+The decoded path, each query value, each cookie value and the value of every header that is
+not one of the standard ones a browser or HTTP client sends are fields of one more part of
+the transfer, read like a form submission (``forms.field_events``): percent-decoded as bytes,
+charset detected, base64/base32/hex and multi-line values read as documents of their own.
+The header names are protocol knowledge shared by every front end (the mitmproxy addon, a
+future ICAP server), so they live here, beside the reading, not in an addon.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Iterable, Iterator
+
+from dlp.extract.budget import Budget
+from dlp.extract.events import Event
+from dlp.extract.forms import field_events
+
+SOURCE = "request"
+"""The source name of the request line and headers in findings and errors."""
+
+STANDARD_HEADERS = frozenset({
+    # RFC 9110/9111/9112 request and connection headers
+    "host", "accept", "accept-charset", "accept-encoding", "accept-language", "accept-ranges",
+    "authorization", "cache-control", "connection", "content-encoding", "content-language",
+    "content-length", "content-location", "content-range", "content-type", "date", "expect",
+    "forwarded", "from", "if-match", "if-modified-since", "if-none-match", "if-range",
+    "if-unmodified-since", "keep-alive", "max-forwards", "pragma", "proxy-authorization",
+    "proxy-connection", "range", "referer", "te", "trailer", "transfer-encoding", "upgrade", "via",
+    # what browsers add by themselves
+    "origin", "user-agent", "dnt", "upgrade-insecure-requests", "priority", "purpose",
+    "sec-fetch-dest", "sec-fetch-mode", "sec-fetch-site", "sec-fetch-user", "sec-gpc",
+    "sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform", "sec-ch-ua-arch", "sec-ch-ua-bitness",
+    "sec-ch-ua-full-version", "sec-ch-ua-full-version-list", "sec-ch-ua-model",
+    "sec-ch-ua-platform-version", "sec-ch-ua-wow64", "sec-ch-prefers-color-scheme",
+    "sec-purpose", "service-worker-navigation-preload", "x-requested-with",
+    "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol",
+    "access-control-request-method", "access-control-request-headers",
+})
+"""Headers whose values a client fills in by itself; every other header is content."""
+
+SHORT_PATH = 256
+"""A path (without query) up to this length, with no percent-encoding, carries no document."""
+
+
+def fields(path: str, headers: Iterable[tuple[str, str]]) -> list[tuple[str | None, bytes]]:
+    """The request's content fields: ``path``, each query value, each cookie and each
+    non-standard header value, percent-decoded as bytes (a query's ``+`` is a space)."""
+    base, _sep, query = path.partition("?")
+    out: list[tuple[str | None, bytes]] = []
+    if "%" in base or len(base) > SHORT_PATH:
+        out.append(("path", urllib.parse.unquote_to_bytes(base)))
+    for pair in query.split("&"):
+        if not pair:
+            continue
+        name, sep, value = pair.partition("=")
+        if sep:
+            out.append((urllib.parse.unquote_plus(name), _unquote(value, plus=True)))
+        else:  # ?<blob>: a value without a name
+            out.append((None, _unquote(name, plus=True)))
+    for name, value in headers:
+        key = name.lower()
+        if key == "cookie":
+            for crumb in value.split(";"):
+                cname, _eq, cvalue = crumb.strip().partition("=")
+                if cvalue:
+                    out.append((f"cookie:{cname}", _unquote(cvalue)))
+        elif key not in STANDARD_HEADERS and value:
+            out.append((name, _unquote(value)))
+    return out
+
+
+def carries_content(path: str, headers: Iterable[tuple[str, str]]) -> bool:
+    """Cheap test for a request without a body: is there anything beyond a short path and
+    standard headers? (The fast path of ordinary browsing: no scan at all.)"""
+    base, _sep, query = path.partition("?")
+    if query or "%" in base or len(base) > SHORT_PATH:
+        return True
+    return any(name.lower() not in STANDARD_HEADERS for name, _v in headers)
+
+
+def request_events(path: str, headers: Iterable[tuple[str, str]], budget: Budget) -> Iterator[Event]:
+    """The request line and headers as a form-like part: one record, documents as Members."""
+    found = fields(path, headers)
+    if found:
+        yield from field_events(found, SOURCE, budget)
+
+
+def _unquote(value: str, plus: bool = False) -> bytes:
+    raw = value.encode("utf-8", "surrogateescape")
+    if plus:
+        raw = raw.replace(b"+", b" ")
+    return urllib.parse.unquote_to_bytes(raw)
