@@ -51,7 +51,7 @@ class SekimoriWeb:
         req = flow.request
         held = Held({"method": req.method, "url": req.pretty_url, "http_version": req.http_version,
                      "headers": [[k, v] for k, v in req.headers.items(multi=True)]}, body)
-        scan, decision = await self.runtime.inspect(transfer, held)
+        scan, decision = await self.runtime.inspect(transfer, held, quiet=not body)
         if decision.action in STOP_ACTIONS:
             self._stop(flow, decision, scan)
 

@@ -36,13 +36,17 @@ the collector would walk again and again (~8% of a resident list's scan); format
 (pypdf) do make cycles, so it keeps running, only less often."""
 
 
+GC_PAUSE_MIN = 64 * 1024
+"""Smaller transfers (a request line, a form) end before the collector would matter."""
+
+
 def scan(transfer: Transfer, limits: InspectSettings, enabled: frozenset[str],
          keys_out: dict[str, set[str]] | None = None) -> ScanResult:
     """Inspect one transfer (see ``_scan``) with the collector running less often
-    (``SCAN_GC_THRESHOLD``). Only on a main thread (a worker process, ``dlp scan``, the
-    proxy's inline scans of tiny bodies, which end before the loop goes on): the setting is
-    the process's, and a scan in a helper thread could outlive its timeout."""
-    if threading.current_thread() is not threading.main_thread():
+    (``SCAN_GC_THRESHOLD``) for bodies of GC_PAUSE_MIN and more. Only on a main thread (a
+    worker process, ``dlp scan``): the setting is the process's, and a scan in a helper
+    thread could outlive its timeout."""
+    if len(transfer.body) < GC_PAUSE_MIN or threading.current_thread() is not threading.main_thread():
         return _scan(transfer, limits, enabled, keys_out)
     before = gc.get_threshold()
     gc.set_threshold(*SCAN_GC_THRESHOLD)

@@ -87,18 +87,24 @@ class Runtime:
             log.warning("smtp %s changed: takes effect at the next restart (upstream settings apply now)",
                         ", ".join(changed))
 
-    async def inspect(self, transfer: Transfer, held: Held | None = None) -> tuple[ScanResult, Decision]:
+    async def inspect(self, transfer: Transfer, held: Held | None = None,
+                      quiet: bool = False) -> tuple[ScanResult, Decision]:
         """Scan, decide, act on the store side (quarantine, approvals) and record.
 
         ``held`` is what a quarantine verdict keeps (the request line, headers and body, or
         the mail with its envelope); without it a quarantine verdict has nothing to hold and
-        becomes a block."""
+        becomes a block. ``quiet``: a scan that found nothing at all (no finding, nothing
+        uninspectable) is allowed without a decision, record or metric; the web addon asks
+        so for requests without a body, which are browsing, not uploads, unless they carry
+        something."""
         pol = self.policy  # one policy for the whole transfer, even if a reload happens
         self.metrics.queue_depth.inc()
         try:
             scan = await self.pool.scan(transfer, pol.inspect, pol.detectors_enabled)
         finally:
             self.metrics.queue_depth.dec()
+        if quiet and not (scan.findings or scan.uninspectable or scan.engine_error):
+            return scan, Decision("allow")
         decision = await self.decide(transfer, scan, pol)
         stopped = decision.action in ("block", "quarantine")
         # The payload's digest keys approvals and is recorded with a held item: hashed once.

@@ -173,9 +173,11 @@ def test_the_collector_runs_less_often_during_a_scan_and_as_before_after(monkeyp
 
     monkeypatch.setattr(engine, "_scan", spy)
     before = gc.get_threshold()
-    run(b"TEL 090-1234-5678")
+    big = b"TEL 090-1234-5678\n" * (engine.GC_PAUSE_MIN // 18 + 1)
+    run(big)
     assert gc.get_threshold() == before and gc.isenabled()
-    t = threading.Thread(target=run, args=(b"TEL 090-1234-5678",))
+    t = threading.Thread(target=run, args=(big,))
     t.start()
     t.join()
-    assert seen == [engine.SCAN_GC_THRESHOLD, before]   # on the main thread only
+    run(b"TEL 090-1234-5678")
+    assert seen == [engine.SCAN_GC_THRESHOLD, before, before]   # large bodies on the main thread only

@@ -62,6 +62,13 @@ class RecordFindings(NamedTuple):
     values: Sequence[str] = ()
 
 
+_NOTHING = RecordFindings(())
+CLEAN_CACHE_SIZE = 4096
+"""Records remembered as holding nothing (then forgotten all at once: no LRU bookkeeping)."""
+CLEAN_CACHE_VALUE_MAX = 4096
+"""Only records up to this many characters are remembered."""
+
+
 class DetectorSet:
     """The enabled detectors, compiled once per policy and reused for every transfer."""
 
@@ -76,6 +83,7 @@ class DetectorSet:
         self.textual = tuple(m for m in self.modules if hasattr(m, "find"))
         self.names = next((m for m in self.modules if hasattr(m, "near")), None)
         self.prefilter = Prefilter(self.textual, bool(self.by_len))
+        self._clean: set[tuple[tuple[str | None, str], ...]] = set()
         self._labels: dict[str | None, Column] = {None: None}
 
     def for_label(self, label: str | None) -> Column:
@@ -200,7 +208,18 @@ class DetectorSet:
                 for row, more in zip(rows, _by_row(hits, map(len, texts)), strict=True) if more]
 
     def record(self, record: Record) -> RecordFindings:
-        return self._fields((self.for_label(label), value) for label, value in record.fields)
+        """The findings of one record. A small record found to hold nothing is remembered, so
+        the same one again costs a lookup: a browser repeats its cookies and headers on every
+        request (the result is a pure function of the fields and the detector set)."""
+        fields = record.fields
+        if fields in self._clean:
+            return _NOTHING
+        rec = self._fields((self.for_label(label), value) for label, value in fields)
+        if not rec.findings and sum(len(v) for _l, v in fields) <= CLEAN_CACHE_VALUE_MAX:
+            if len(self._clean) >= CLEAN_CACHE_SIZE:
+                self._clean.clear()
+            self._clean.add(fields)
+        return rec
 
     def table(self, table: Table) -> Iterator[tuple[int, list[RecordFindings]]]:
         """The rows in batches: (rows in the batch, the records among them with findings),

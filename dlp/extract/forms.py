@@ -134,6 +134,9 @@ def _unquote(value: bytes) -> bytes:
 
 FIELD_MAX = 4096
 """A form field up to this size is a value of the form's record; larger ones are payloads."""
+MAGIC_MIN = 64
+"""Shorter values are read as text, never as a file of a known format: no real file is that
+small, and the magic check would cost on every cookie of every request."""
 
 
 def field_events(fields: list[tuple[str | None, bytes]], where: str, budget: Budget) -> Iterator[Event]:
@@ -148,7 +151,7 @@ def field_events(fields: list[tuple[str | None, bytes]], where: str, budget: Bud
         label = f"{where}/{name or 'field'}"
         value = raw.decode("ascii") if raw.isascii() else textmod.decode_as(raw, encoding)
         stripped = value.strip()
-        if len(raw) >= FIELD_MAX or magic(raw) or "\n" in stripped or "\r" in stripped:
+        if len(raw) >= FIELD_MAX or "\n" in stripped or "\r" in stripped or (len(raw) >= MAGIC_MIN and magic(raw)):
             budget.add_member(where)
             yield Member(label, raw, is_file=False)
             continue

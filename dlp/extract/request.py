@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 
 from dlp.extract.budget import Budget
 from dlp.extract.events import Event
@@ -47,6 +48,11 @@ SHORT_PATH = 256
 def fields(path: str, headers: Iterable[tuple[str, str]]) -> list[tuple[str | None, bytes]]:
     """The request's content fields: ``path``, each query value, each cookie and each
     non-standard header value, percent-decoded as bytes (a query's ``+`` is a space)."""
+    return line_fields(path) + list(header_fields(tuple(headers)))
+
+
+def line_fields(path: str) -> list[tuple[str | None, bytes]]:
+    """The request line's fields: the path if it may carry anything, and each query value."""
     base, _sep, query = path.partition("?")
     out: list[tuple[str | None, bytes]] = []
     if "%" in base or len(base) > SHORT_PATH:
@@ -59,6 +65,14 @@ def fields(path: str, headers: Iterable[tuple[str, str]]) -> list[tuple[str | No
             out.append((urllib.parse.unquote_plus(name), _unquote(value, plus=True)))
         else:  # ?<blob>: a value without a name
             out.append((None, _unquote(name, plus=True)))
+    return out
+
+
+@lru_cache(maxsize=1024)
+def header_fields(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str | None, bytes], ...]:
+    """Each cookie and each non-standard header value. Remembered: a browser sends the same
+    headers with every request."""
+    out: list[tuple[str | None, bytes]] = []
     for name, value in headers:
         key = name.lower()
         if key == "cookie":
@@ -68,7 +82,7 @@ def fields(path: str, headers: Iterable[tuple[str, str]]) -> list[tuple[str | No
                     out.append((f"cookie:{cname}", _unquote(cvalue)))
         elif key not in STANDARD_HEADERS and value:
             out.append((name, _unquote(value)))
-    return out
+    return tuple(out)
 
 
 def carries_content(path: str, headers: Iterable[tuple[str, str]]) -> bool:
@@ -80,15 +94,17 @@ def carries_content(path: str, headers: Iterable[tuple[str, str]]) -> bool:
     return any(name.lower() not in STANDARD_HEADERS for name, _v in headers)
 
 
-def request_events(path: str, headers: Iterable[tuple[str, str]], budget: Budget) -> Iterator[Event]:
-    """The request line and headers as a form-like part: one record, documents as Members."""
-    found = fields(path, headers)
-    if found:
-        yield from field_events(found, SOURCE, budget)
+def request_events(path: str, headers: tuple[tuple[str, str], ...], budget: Budget) -> Iterator[Event]:
+    """The request line and the headers as two form-like parts (one record each, documents
+    as Members). Two, because a browser's headers repeat on every request while its request
+    lines differ: the detectors remember a record that held nothing."""
+    for source, found in ((SOURCE, line_fields(path)), (f"{SOURCE}/headers", header_fields(headers))):
+        if found:
+            yield from field_events(list(found), source, budget)
 
 
 def _unquote(value: str, plus: bool = False) -> bytes:
     raw = value.encode("utf-8", "surrogateescape")
     if plus:
         raw = raw.replace(b"+", b" ")
-    return urllib.parse.unquote_to_bytes(raw)
+    return urllib.parse.unquote_to_bytes(raw) if b"%" in raw else raw

@@ -85,3 +85,14 @@ def test_phone_fast_check_keys_as_the_full_check(cell):
 def test_phone_fast_check_rejects_what_is_not_a_domestic_number(cell):
     from dlp.detect import phone
     assert phone.fast_check(cell) is None
+
+
+def test_a_record_that_held_nothing_is_remembered_and_one_with_findings_is_not():
+    from dlp.model import Record
+    scanner = DetectorSet(frozenset(DETECTOR_IDS))
+    clean = Record((("cookie:_ga", "GA1.2.1234567890.1700000000"), ("X-Csrf", "4f3b2a1c")))
+    personal = Record((("name", "山田 太郎"), ("tel", "090-1234-5678")))
+    assert scanner.record(clean).findings == () and clean.fields in scanner._clean
+    first = scanner.record(personal).findings
+    assert first and personal.fields not in scanner._clean
+    assert scanner.record(personal).findings == first and scanner.record(clean).findings == ()

@@ -103,8 +103,9 @@ def test_list_typed_as_html(dlp, upstream, residents_csv):
 def test_list_renamed_html_in_a_multipart_part(dlp, upstream, residents_csv, part_type):
     """Browsers type a part by its file name: residents.html is sent as text/html."""
     boundary = "----sekimori-egress-test"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"residents.html\"\r\n"
-            f"Content-Type: {part_type}\r\n\r\n").encode() + residents_csv.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"residents.html\"\r\n"
+            f"Content-Type: {part_type}\r\n\r\n").encode()
+    body = head + residents_csv.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
     record = _blocked(dlp, upstream, body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
     assert record["persons"] == 31429
 
@@ -132,8 +133,8 @@ def test_list_in_a_multipart_preamble(dlp, upstream, residents_csv):
 # -- ordinary traffic is unchanged ----------------------------------------------------------
 
 BENIGN: list[tuple[str, bytes, dict[str, str], str]] = [
-    ("form", b"q=%E6%A4%9C%E7%B4%A2&lang=ja&page=2&csrf=" + b"A" * 40, {"Content-Type": "application/x-www-form-urlencoded"},
-     "POST"),
+    ("form", b"q=%E6%A4%9C%E7%B4%A2&lang=ja&page=2&csrf=" + b"A" * 40,
+     {"Content-Type": "application/x-www-form-urlencoded"}, "POST"),
     ("html", "<html><body><h1>議事録</h1><p>次回は来週です。</p>\n<pre>a\nb</pre></body></html>".encode(),
      {"Content-Type": "text/html"}, "POST"),
     ("image-base64", b'{"image": "' + base64.b64encode(random.Random(3).randbytes(4096)) + b'"}',
