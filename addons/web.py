@@ -15,7 +15,7 @@ import urllib.parse
 
 from mitmproxy import http
 
-from dlp import notice
+from dlp import identity, notice
 from dlp.extract.request import carries_content
 from dlp.model import Decision, ScanResult, Transfer
 from dlp.quarantine import Held
@@ -73,15 +73,16 @@ class SekimoriWeb:
 
     def _transfer(self, flow: http.HTTPFlow, body: bytes) -> Transfer:
         req = flow.request
-        auth = flow.metadata.get("proxyauth")
-        header = self.runtime.policy.identity.header
-        user = auth[0] if auth else (req.headers.get(header) or None if header else None)
         filename = None
         if req.method in ("PUT", "POST") and not req.headers.get("content-type", "").startswith(
                 ("multipart/", "application/x-www-form-urlencoded")):
             leaf = posixpath.basename(urllib.parse.unquote(req.path.split("?")[0]))
             filename = leaf or None
         peer = flow.client_conn.peername
+        ident = self.runtime.policy.identity
+        auth = flow.metadata.get("proxyauth")
+        user = identity.resolve_user(auth[0] if auth else None, req.headers.get(ident.header) if ident.header else None,
+                                     peer[0] if peer else None, ident)
         return Transfer(
             protocol="http",
             body=body,

@@ -314,6 +314,8 @@ def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     pol = _policy(args.config)
+    for warning in pol.warnings:  # the same ones check-config prints and a reload logs
+        logging.getLogger("sekimori.config").warning("%s", warning)
     try:
         _check_port(*args.listen, "proxy")
         _check_port(*args.metrics, "metrics")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import hashlib
+import ipaddress
 import json
 import os
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ import jsonschema
 import yaml
 
 from dlp.detect.registry import DETECTOR_IDS
+from dlp.identity import Network, user_key
 from dlp.units import parse_duration, parse_size
 
 DEPARTED_RULE = "departed-account"
@@ -89,11 +91,13 @@ class InspectSettings:
 
 @dataclass(frozen=True)
 class Window:
-    """Distinct persons sent by one user (or client IP) within ``period`` seconds."""
+    """Distinct persons sent within ``period`` seconds, counted in the window of each subject
+    in ``per`` (``user``, ``client_ip``); the rule matches when any of them reaches
+    ``persons``, so changing one key (a claimed user name) does not reset the others."""
 
     persons: int
     period: float
-    per: str = "user"
+    per: tuple[str, ...] = ("user",)
 
 
 @dataclass(frozen=True)
@@ -139,7 +143,11 @@ class Waiver:
 
 @dataclass(frozen=True)
 class Identity:
+    """Where users come from. ``header`` is believed only from ``trusted_networks``;
+    ``departed`` holds user names and envelope senders as ``user_key`` (casefolded)."""
+
     header: str = ""
+    trusted_networks: tuple[Network, ...] = ()
     departed: frozenset[str] = frozenset()
 
 
@@ -286,6 +294,10 @@ def parse_policy(raw: bytes, path: str = "<string>") -> Policy:
         locator.at(["exceptions", i, "expires"], f"warning: exception {w.name!r} expired on {w.expires}")
         for i, w in enumerate(policy.exceptions) if w.expires is not None and w.expires < today
     )
+    if policy.identity.header and not policy.identity.trusted_networks:
+        warnings += (locator.at(["identity", "header"],
+                                f"warning: identity.header {policy.identity.header} is ignored: "
+                                "identity.trusted_networks is empty (any client could claim any user)"),)
     return dataclasses.replace(policy, warnings=warnings)
 
 
@@ -353,6 +365,10 @@ def _semantic_problems(data: dict[str, Any], loc: _Locator) -> list[ConfigProble
                 parse(data[section][key])
             except ValueError as e:
                 problems.append(loc.at([section, key], str(e)))
+    for i, cidr in enumerate((data.get("identity") or {}).get("trusted_networks") or []):
+        problem = _network_problem(cidr)
+        if problem:
+            problems.append(loc.at(["identity", "trusted_networks", i], problem))
     state = data.get("state") or {}
     if state.get("backend") == "redis" and not state.get("url"):
         problems.append(loc.at(["state"], "state.backend redis needs state.url (redis://host:port/db)"))
@@ -411,7 +427,7 @@ def _build(data: dict[str, Any], path: str, sha: str) -> Policy:
         Waiver(
             name=e["name"],
             description=e.get("description", ""),
-            users=tuple(e.get("users") or ()),
+            users=tuple(user_key(u) for u in e.get("users") or ()),
             destinations=tuple(d.lower() for d in e.get("destinations") or ()),
             protocols=tuple(e.get("protocols") or ()),
             rules=tuple(e["rules"]) if e.get("rules") else None,
@@ -459,7 +475,9 @@ def _build(data: dict[str, Any], path: str, sha: str) -> Policy:
         detectors_enabled=enabled,
         contact=(data.get("notify") or {}).get("contact", ""),
         smtp=smtp,
-        identity=Identity(header=ident.get("header", ""), departed=frozenset(ident.get("departed") or ())),
+        identity=Identity(header=ident.get("header", ""),
+                          trusted_networks=tuple(ipaddress.ip_network(n) for n in ident.get("trusted_networks") or ()),
+                          departed=frozenset(user_key(d) for d in ident.get("departed") or ())),
         exceptions=exceptions,
         state=StateSettings(backend=st.get("backend", base_state.backend), url=st.get("url", base_state.url),
                             key_prefix=st.get("key_prefix", base_state.key_prefix)),
@@ -474,14 +492,30 @@ def _build(data: dict[str, Any], path: str, sha: str) -> Policy:
 def _window(w: dict[str, Any] | None) -> Window | None:
     if w is None:
         return None
-    return Window(persons=int(w["persons"]), period=parse_duration(w["period"]), per=w.get("per", "user"))
+    per = w.get("per", Window.per)
+    return Window(persons=int(w["persons"]), period=parse_duration(w["period"]),
+                  per=(per,) if isinstance(per, str) else tuple(per))
+
+
+def _network_problem(cidr: str) -> str | None:
+    """Why ``cidr`` is not a network to trust, or None. Host bits set (10.0.0.5/8) are an
+    error rather than silently widened: trusting a network is a security decision."""
+    try:
+        ipaddress.ip_network(cidr)
+    except ValueError:
+        try:
+            wider = ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            return f"identity.trusted_networks: {cidr!r} is not an IPv4 or IPv6 network (e.g. 10.0.0.0/8, fd00::/8)"
+        return f"identity.trusted_networks: {cidr!r} has host bits set (the network is {wider})"
+    return None
 
 
 def _scope(sc: dict[str, Any] | None) -> Scope | None:
     if not sc:
         return None
     return Scope(destinations=tuple(d.lower() for d in sc.get("destinations") or ()),
-                 users=tuple(sc.get("users") or ()), protocols=tuple(sc.get("protocols") or ()))
+                 users=tuple(user_key(u) for u in sc.get("users") or ()), protocols=tuple(sc.get("protocols") or ()))
 
 
 class _Locator:

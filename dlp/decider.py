@@ -22,12 +22,15 @@ def context(transfer: Transfer) -> Context:
     else:
         dests = (transfer.host.lower(),) if transfer.host else ()
     return Context(protocol=transfer.protocol, user=transfer.user, client_ip=transfer.client_ip,
-                   destinations=dests)
-
+                   destinations=dests, sender=transfer.sender)
 
 
 async def decide_with_state(state: StateBackend, transfer: Transfer, scan: ScanResult, pol: Policy) -> Decision:
-    """Count the windows, decide, and record the persons of a transfer that leaves."""
+    """Count the windows, decide, and record the persons of a transfer that leaves.
+
+    A rule with several subjects (``per: [user, client_ip]``) gets the largest of its
+    windows' counts, and a transfer that leaves is recorded in every subject's window, so a
+    claimed user name that changes each time still adds up under its client IP."""
     ctx = context(transfer)
     now = time.time()
     counts: dict[str, int] = {}
@@ -35,13 +38,19 @@ async def decide_with_state(state: StateBackend, transfer: Transfer, scan: ScanR
     windows = pol.windows()
     if windows and scan.persons:
         digests = salted(await state.salt(), scan.person_digests)
+        seen: dict[tuple[str, float], int] = {}
         for rule in policy.applicable(pol, ctx):
             w = rule.when.window
-            if w is not None:
-                counts[rule.name] = await state.window_count(ctx.subject(w.per), digests, w.period, now)
+            if w is None:
+                continue
+            for subject in ctx.subjects(w.per):
+                if (subject, w.period) not in seen:
+                    seen[subject, w.period] = await state.window_count(subject, digests, w.period, now)
+            counts[rule.name] = max(seen[s, w.period] for s in ctx.subjects(w.per))
     decision = policy.decide(scan, pol, ctx, counts)
     if digests and decision.action in LEAVES:
         retention = max(r.when.window.period for r in windows if r.when.window)
-        for per in sorted({r.when.window.per for r in windows if r.when.window}):
-            await state.window_add(ctx.subject(per), digests, now, retention)
+        subjects = {s for r in windows if r.when.window for s in ctx.subjects(r.when.window.per)}
+        for subject in sorted(subjects):
+            await state.window_add(subject, digests, now, retention)
     return decision

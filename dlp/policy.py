@@ -10,25 +10,46 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from dlp.config import DEPARTED_RULE, Condition, Policy, Rule, Scope, Waiver, severity
+from dlp.identity import user_key
 from dlp.model import Decision, ScanResult
 
 
 @dataclass(frozen=True)
 class Context:
-    """Who sent the transfer and where to, as policy sees it."""
+    """Who sent the transfer and where to, as policy sees it. ``user`` and ``sender`` are
+    stored as ``user_key`` (casefolded), the one form every comparison and window uses."""
 
     protocol: str
     user: str | None = None
     client_ip: str | None = None
     destinations: tuple[str, ...] = ()       # HTTP: the host; SMTP: each recipient's domain
     today: datetime.date | None = None
+    sender: str | None = None                # SMTP: the envelope sender
+
+    def __post_init__(self) -> None:
+        for name in ("user", "sender"):
+            value = getattr(self, name)
+            if value:
+                object.__setattr__(self, name, user_key(value))
 
     def subject(self, per: str) -> str:
         """Whose window a transfer counts in: the user, or the client IP (also when no user
-        is known, so anonymous uploads still accumulate)."""
+        is known, so anonymous uploads still accumulate). Never the protocol: a user's
+        uploads, WebSocket messages and mails add up in one window."""
         if per == "user" and self.user:
             return f"user:{self.user}"
         return f"ip:{self.client_ip or '-'}"
+
+    def subjects(self, per: tuple[str, ...]) -> tuple[str, ...]:
+        """The distinct windows of a rule's ``per`` list (user and client_ip are one window
+        when no user is known)."""
+        return tuple(dict.fromkeys(self.subject(p) for p in per))
+
+    def departed(self, policy: Policy) -> bool:
+        """The user, or a mail's envelope sender, is a departed account (a leaver's other
+        addresses may be listed too)."""
+        gone = policy.identity.departed
+        return bool(self.user and self.user in gone) or bool(self.sender and self.sender in gone)
 
 
 def _any(patterns: tuple[str, ...], value: str) -> bool:
@@ -60,7 +81,8 @@ def waives(w: Waiver, ctx: Context) -> bool:
 
 
 def matches(when: Condition, scan: ScanResult, window_count: int | None = None) -> bool:
-    """All keys of ``when`` hold for ``scan`` (numbers mean 'at least')."""
+    """All keys of ``when`` hold for ``scan`` (numbers mean 'at least'). ``window_count`` is
+    the largest count among the rule's windows: any window reaching the threshold matches."""
     if when.persons is not None and scan.persons < when.persons:
         return False
     if any(scan.findings.get(det, 0) < n for det, n in when.findings.items()):
@@ -85,7 +107,7 @@ def decide(scan: ScanResult, policy: Policy, ctx: Context,
     counts = window_counts or {}
     matched = [r for r in applicable(policy, ctx) if matches(r.when, scan, counts.get(r.name))]
     names = tuple(r.name for r in matched)
-    if ctx.user and ctx.user in policy.identity.departed:
+    if ctx.departed(policy):
         return Decision("block", (DEPARTED_RULE, *names), uninspectable=tuple(scan.uninspectable),
                         severity="critical")
     waiver = next((w for w in policy.exceptions if waives(w, ctx)

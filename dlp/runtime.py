@@ -17,6 +17,7 @@ from pathlib import Path
 from dlp import incidents
 from dlp.config import DEPARTED_RULE, Policy
 from dlp.decider import decide_with_state
+from dlp.identity import user_key
 from dlp.ids import new_id
 from dlp.metrics import Metrics
 from dlp.model import Decision, ScanResult, Transfer
@@ -200,5 +201,6 @@ class Runtime:
 
 
 def approval_key(user: str | None, host: str, payload_sha256: str) -> str:
-    """Who may send what where, once: the key a quarantine release grants."""
-    return hashlib.sha256(f"{user or ''}\0{host.lower()}\0{payload_sha256}".encode()).hexdigest()
+    """Who may send what where, once: the key a quarantine release grants (the user
+    compared as policy compares it, casefolded)."""
+    return hashlib.sha256(f"{user_key(user or '')}\0{host.lower()}\0{payload_sha256}".encode()).hexdigest()

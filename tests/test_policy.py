@@ -187,3 +187,156 @@ def test_policy_semantic_errors(text, message):
     with pytest.raises(ConfigError) as e:
         parse_policy(text, "c.yaml")
     assert message in str(e.value)
+
+
+# -- windows over several subjects, and names in any letter case -----------------------------
+
+BOTH = b"""
+version: 1
+identity: {departed: [Taro.Yamada, "t.yamada@Private.Example"]}
+rules:
+  - {name: drip, when: {window: {persons: 100, period: 24h, per: [user, client_ip]}}, action: block}
+  - name: bank-only
+    scope: {users: ["HR-*"]}
+    when: {persons: 50}
+    action: quarantine
+exceptions:
+  - {name: payroll, users: ["HR-Batch"], rules: [bank-only]}
+"""
+
+
+@pytest.fixture
+def both():
+    return parse_policy(BOTH, "both.yaml")
+
+
+def _run(state: MemoryState, pol, r: ScanResult, user: str | None, ip: str = "10.0.0.1", protocol: str = "http"):
+    t = Transfer(protocol, b"", user=user, host="example.com", client_ip=ip)
+    return asyncio.run(decide_with_state(state, t, r, pol))
+
+
+def test_per_accepts_one_key_or_a_list():
+    def per(value: str):
+        text = f"version: 1\nrules: [{{name: d, when: {{window: {{persons: 5, period: 1d{value}}}}}, action: log}}]\n"
+        return parse_policy(text.encode()).rules[0].when.window.per
+
+    assert per("") == ("user",)
+    assert per(", per: user") == ("user",)
+    assert per(", per: client_ip") == ("client_ip",)
+    assert per(", per: [user, client_ip]") == ("user", "client_ip")
+    assert per(", per: [client_ip]") == ("client_ip",)
+
+
+def test_a_rotating_claimed_user_still_fills_the_client_ip_window(both):
+    state = MemoryState()
+    # 30 new persons a time under a new name each time, all from one machine
+    actions = [_run(state, both, _scan_of(30, 30 * i), user=f"claim-{i}").action for i in range(4)]
+    assert actions == ["allow", "allow", "allow", "block"]           # 120 >= 100 in ip:10.0.0.1
+    # the same rotation from another machine starts its own count
+    assert _run(state, both, _scan_of(30, 1000), user="claim-9", ip="10.0.0.2").action == "allow"
+
+
+def test_the_user_window_matches_across_machines(both):
+    state = MemoryState()
+    assert [_run(state, both, _scan_of(40, 40 * i), user="alice", ip=f"10.0.1.{i}").action
+            for i in range(3)] == ["allow", "allow", "block"]          # 120 in user:alice, 40 per IP
+
+
+def test_a_transfer_that_leaves_is_recorded_in_every_subject_window(both):
+    state = MemoryState()
+    import time
+    assert _run(state, both, _scan_of(30), user="alice").action == "allow"
+    now = time.time()
+    assert state.count_now("user:alice", [], 86400, now) == 30
+    assert state.count_now("ip:10.0.0.1", [], 86400, now) == 30
+    # blocked persons enter no window
+    assert _run(state, both, _scan_of(80, 500), user="alice").action == "block"
+    assert state.count_now("user:alice", [], 86400, now) == 30
+    assert state.count_now("ip:10.0.0.1", [], 86400, now) == 30
+
+
+def test_without_a_user_the_two_subjects_are_one_window(both):
+    state = MemoryState()
+    assert _run(state, both, _scan_of(60), user=None).action == "allow"
+    assert _run(state, both, _scan_of(30, 60), user=None).action == "allow"   # 90, not 180
+    assert _run(state, both, _scan_of(20, 90), user=None).action == "block"   # 110
+    assert set(state._windows) == {"ip:10.0.0.1"}
+
+
+def test_a_user_window_ignores_letter_case(both):
+    state = MemoryState()
+    assert _run(state, both, _scan_of(60), user="Alice", ip="10.0.0.1").action == "allow"
+    assert _run(state, both, _scan_of(60, 60), user="ALICE", ip="10.0.0.2").action == "block"
+    assert "user:alice" in state._windows
+
+
+def test_websocket_and_mail_add_to_the_same_windows_as_http(both):
+    state = MemoryState()
+    assert _run(state, both, _scan_of(40), user="alice", protocol="http").action == "allow"
+    assert _run(state, both, _scan_of(40, 40), user="alice", protocol="websocket").action == "allow"
+    assert _run(state, both, _scan_of(40, 80), user="alice", protocol="smtp").action == "block"
+
+
+def test_departed_accounts_match_in_any_letter_case(both):
+    assert both.identity.departed == frozenset({"taro.yamada", "t.yamada@private.example"})
+    for user in ("taro.yamada", "TARO.YAMADA", "Taro.Yamada"):
+        d = decide(result(persons=0), both, ctx(user=user))
+        assert d.action == "block" and d.rules == ("departed-account",) and d.severity == "critical"
+    assert decide(result(persons=0), both, ctx(user="taro.yamada2")).action == "allow"
+
+
+def test_a_departed_envelope_sender_is_blocked_whoever_authenticated(both):
+    # no AUTH: the envelope sender is the user; with AUTH, the sender is still checked
+    for user in ("T.Yamada@private.example", "alice"):
+        c = ctx(protocol="smtp", user=user, sender="T.YAMADA@Private.Example")
+        d = decide(result(persons=0), both, c)
+        assert d.action == "block" and d.rules[0] == "departed-account" and d.severity == "critical"
+    assert decide(result(persons=0), both, ctx(protocol="smtp", user="alice", sender="alice@example.jp")).action \
+        == "allow"
+
+
+def test_scope_and_exception_users_match_in_any_letter_case(both):
+    r = result(persons=60)
+    assert decide(r, both, ctx(user="hr-payroll")).action == "quarantine"     # scope HR-* covers hr-payroll
+    assert decide(r, both, ctx(user="HR-PAYROLL")).action == "quarantine"
+    assert decide(r, both, ctx(user="sales")).action == "allow"               # out of scope
+    d = decide(r, both, ctx(user="hr-BATCH"))                                  # exception HR-Batch
+    assert d.action == "allow" and d.exception == "payroll" and d.rules == ("bank-only",)
+
+
+def test_a_context_keeps_its_names_casefolded():
+    c = Context("smtp", user="Taro.Yamada", sender="Taro@Example.JP")
+    assert (c.user, c.sender) == ("taro.yamada", "taro@example.jp")
+    assert c.subjects(("user", "client_ip")) == ("user:taro.yamada", "ip:-")
+
+
+def test_an_approval_is_for_the_user_in_any_letter_case():
+    from dlp.runtime import approval_key
+    assert approval_key("Alice", "Drive.Example.com", "ab") == approval_key("alice", "drive.example.com", "ab")
+    assert approval_key("alice", "drive.example.com", "ab") != approval_key("bob", "drive.example.com", "ab")
+
+
+@pytest.mark.parametrize("text, message", [
+    (b"version: 1\nrules:\n  - {name: a, when: {window: {persons: 5, period: 1d, per: []}}, action: block}\n",
+     "3:60: rules.0.when.window.per: [] should be non-empty"),
+    (b"version: 1\nrules:\n  - {name: a, when: {window: {persons: 5, period: 1d, per: [user, user]}}, action: block}\n",
+     "3:60: rules.0.when.window.per: ['user', 'user'] has non-unique elements"),
+    (b"version: 1\nrules:\n  - {name: a, when: {window: {persons: 5, period: 1d, per: [user, host]}}, action: block}\n",
+     "3:67: rules.0.when.window.per.1: 'host' is not one of user, client_ip"),
+    (b"version: 1\nrules:\n  - {name: a, when: {window: {persons: 5, period: 1d, per: host}}, action: block}\n",
+     "3:60: rules.0.when.window.per: 'host' is not one of user, client_ip"),
+    (b"version: 1\nidentity: {trusted_network: [10.0.0.0/8]}\n",
+     "2:12: unknown key 'trusted_network' in identity (allowed: departed, header, trusted_networks)"),
+    (b"version: 1\nidentity: {trusted_networks: [10.0.0.5/8]}\n",
+     "2:31: identity.trusted_networks: '10.0.0.5/8' has host bits set (the network is 10.0.0.0/8)"),
+    (b"version: 1\nidentity:\n  trusted_networks: [10.0.0.0/8, 'fd00::/8', 'fd00::1/8']\n",
+     "3:46: identity.trusted_networks: 'fd00::1/8' has host bits set (the network is fd00::/8)"),
+    (b"version: 1\nidentity: {trusted_networks: [intranet]}\n",
+     "2:31: identity.trusted_networks: 'intranet' is not an IPv4 or IPv6 network"),
+    (b"version: 1\nidentity: {trusted_networks: [10.0.0.0/8, 10.0.0.0/8]}\n",
+     "2:30: identity.trusted_networks: ['10.0.0.0/8', '10.0.0.0/8'] has non-unique elements"),
+])
+def test_identity_and_window_subject_errors(text, message):
+    with pytest.raises(ConfigError) as e:
+        parse_policy(text, "c.yaml")
+    assert f"c.yaml:{message}" in str(e.value)

@@ -27,6 +27,7 @@ inspect:
   workers: 1
 identity:
   header: {USER_HEADER}
+  trusted_networks: [127.0.0.0/8]
   departed: [{DEPARTED}]
 rules:
   - name: bulk-personal-data

@@ -18,7 +18,7 @@ USER_HEADER = "X-Authenticated-User"
 
 def policy(threshold: int, extra: str = "") -> str:
     return f"""version: 1
-identity: {{header: {USER_HEADER}, departed: [taro.yamada]}}
+identity: {{header: {USER_HEADER}, trusted_networks: [127.0.0.0/8], departed: [taro.yamada]}}
 rules:
   - {{name: bulk, when: {{persons: {threshold}}}, action: block}}
 {extra}"""

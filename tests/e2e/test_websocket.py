@@ -61,11 +61,12 @@ class WsUpstream:
 class WsClient:
     """A WebSocket client that talks to the upstream through the proxy (absolute-form request)."""
 
-    def __init__(self, proxy_port: int, upstream_port: int):
+    def __init__(self, proxy_port: int, upstream_port: int, headers: dict[str, str] | None = None):
         self.sock = socket.create_connection(("127.0.0.1", proxy_port), timeout=30)
         self.ws = WSConnection(ConnectionType.CLIENT)
+        extra = [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
         self.sock.sendall(self.ws.send(Request(host=f"127.0.0.1:{upstream_port}",
-                                               target=f"http://127.0.0.1:{upstream_port}/ws")))
+                                               target=f"http://127.0.0.1:{upstream_port}/ws", extra_headers=extra)))
         while not any(isinstance(e, AcceptConnection) for e in self._events()):
             pass
 
