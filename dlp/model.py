@@ -15,7 +15,7 @@ from typing import NamedTuple
 class Transfer:
     """One outbound unit: an HTTP request body, one WebSocket message or one SMTP message."""
 
-    protocol: str                      # http | websocket | smtp
+    protocol: str                      # http | websocket | smtp | tcp
     body: bytes                        # as sent on the wire (before Content-Encoding is undone)
     content_type: str = ""
     content_encoding: str = ""
@@ -27,6 +27,7 @@ class Transfer:
     path: str = ""
     recipients: tuple[str, ...] = ()   # SMTP: envelope recipients (scopes match their domains)
     sender: str | None = None          # SMTP: envelope sender
+    port: int | None = None            # TCP tunnels: the destination port (host is its host)
 
 
 @dataclass(frozen=True)
