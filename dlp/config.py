@@ -15,6 +15,7 @@ import ipaddress
 import json
 import os
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,8 @@ DEPARTED_RULE = "departed-account"
 ACTIONS = ("allow", "log", "quarantine", "block")
 """Actions from least to most severe; the most severe matched action wins."""
 
-UNINSPECTABLE_REASONS = ("encrypted", "too_large", "corrupt", "timeout", "unsupported")
+UNINSPECTABLE_REASONS = ("encrypted", "too_large", "corrupt", "timeout", "unsupported", "tunnel")
+"""``tunnel``: bytes after CONNECT that are not HTTP (raw TCP, TLS that is not intercepted)."""
 
 # config/dlp.schema.json and config/dlp.yaml ship inside the package (dlp/data links to them,
 # and a wheel carries copies), so an installed `dlp` validates and runs on the embedded defaults.
@@ -195,6 +197,31 @@ class IncidentSettings:
 
 
 @dataclass(frozen=True)
+class TunnelSettings:
+    """What may leave through CONNECT as something other than HTTP (``tunnels`` in YAML).
+
+    Such a tunnel cannot be read as HTTP, so it is refused unless its destination is in
+    ``allow`` (passed as opaque bytes, counted) or ``inspect`` scans its client bytes as text."""
+
+    allow: tuple[str, ...] = ()        # "host:port" globs, lowercased; IPv6 as "[addr]:port"
+    inspect: bool = False
+    carry: int = 64 * 2**10            # bytes of the preceding stream scanned again with each message
+
+    def allows(self, host: str, port: int) -> bool:
+        """A glob matches both the host (case-insensitively) and the port. Host and port are
+        matched apart so that an IPv6 literal's brackets are not read as a glob character class."""
+        host = host.lower()
+        return any(fnmatchcase(host, h) and fnmatchcase(str(port), p) for h, p in map(_split_hostport, self.allow))
+
+
+def _split_hostport(glob: str) -> tuple[str, str]:
+    host, _, port = glob.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, port
+
+
+@dataclass(frozen=True)
 class Policy:
     """Everything the engine, the addons and the CLI need from the file."""
 
@@ -209,6 +236,7 @@ class Policy:
     quarantine: QuarantineSettings = field(default_factory=QuarantineSettings)
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
     incidents: IncidentSettings = field(default_factory=IncidentSettings)
+    tunnels: TunnelSettings = field(default_factory=TunnelSettings)
     path: str = "<defaults>"
     sha256: str = ""
     warnings: tuple[ConfigProblem, ...] = ()
@@ -313,6 +341,9 @@ def _schema_message(err: jsonschema.ValidationError) -> str:
         if "ms|s|m|h" in json.dumps(err.schema):
             return f"{where}: {err.instance!r} is not a valid duration (use e.g. 500ms, 10s, 5m, 24h, 30d)"
         return f"{where}: {err.instance!r} is not a valid size (use e.g. 512KiB, 64MiB, 1GiB)"
+    if err.validator == "pattern" and list(err.absolute_path)[:2] == ["tunnels", "allow"]:
+        return (f"{where}: {err.instance!r} is not a host:port glob "
+                f"(e.g. \"mx.example.com:25\", \"*.example.net:443\", \"10.0.0.5:*\", \"[2001:db8::1]:22\")")
     return f"{where}: {err.message}"
 
 
@@ -375,6 +406,16 @@ def _semantic_problems(data: dict[str, Any], loc: _Locator) -> list[ConfigProble
     for det in (data.get("detectors") or {}):
         if det not in DETECTOR_IDS:
             problems.append(loc.at(["detectors", det], f"unknown detector id {det!r}", key=True))
+    tunnels = data.get("tunnels") or {}
+    for i, glob in enumerate(tunnels.get("allow") or []):
+        port = glob.rpartition(":")[2]
+        if port.isdigit() and not 1 <= int(port) <= 65535:
+            problems.append(loc.at(["tunnels", "allow", i], f"port {port} of {glob!r} is not 1-65535"))
+    if "carry" in tunnels:
+        try:
+            parse_size(tunnels["carry"])
+        except ValueError as e:
+            problems.append(loc.at(["tunnels", "carry"], str(e)))
     inspect = data.get("inspect") or {}
     if "max_message" in (data.get("smtp") or {}):
         try:
@@ -467,6 +508,10 @@ def _build(data: dict[str, Any], path: str, sha: str) -> Policy:
         auth_htpasswd=auth.get("htpasswd"),
         auth_required=bool(auth.get("required", False)),
     )
+    tun = data.get("tunnels") or {}
+    tunnels = TunnelSettings(allow=tuple(g.lower() for g in tun.get("allow") or ()),
+                             inspect=bool(tun.get("inspect", TunnelSettings.inspect)),
+                             carry=parse_size(tun.get("carry", TunnelSettings.carry)))
     dets = data.get("detectors") or {}
     enabled = frozenset(d for d in DETECTOR_IDS if dets.get(d, {}).get("enabled", True))
     return Policy(
@@ -484,6 +529,7 @@ def _build(data: dict[str, Any], path: str, sha: str) -> Policy:
         quarantine=quarantine,
         webhook=webhook,
         incidents=incident_settings,
+        tunnels=tunnels,
         path=path,
         sha256=sha,
     )

@@ -48,10 +48,13 @@ def now_iso() -> str:
 
 
 def destination_of(transfer: Transfer) -> dict[str, Any]:
-    """``{host, method, path}`` (HTTP, query values removed) or ``{host, recipients_domains}``."""
+    """``{host, method, path}`` (HTTP, query values removed), ``{host, recipients_domains}``
+    (SMTP) or ``{host, port}`` (a TCP tunnel)."""
     if transfer.protocol == "smtp":
         return {"host": transfer.host,
                 "recipients_domains": sorted({r.rpartition("@")[2].lower() for r in transfer.recipients})}
+    if transfer.protocol == "tcp":
+        return {"host": transfer.host, "port": transfer.port}
     return {"host": transfer.host, "method": transfer.method, "path": redacted_path(transfer.path)}
 
 

@@ -17,7 +17,7 @@ from dlp import __version__
 from dlp.config import ACTIONS, UNINSPECTABLE_REASONS
 from dlp.model import Decision, ScanResult
 
-PROTOCOLS = ("http", "websocket", "smtp")
+PROTOCOLS = ("http", "websocket", "smtp", "tcp")
 STAGES = ("extract", "engine", "incident", "worker", "config", "quarantine", "notify", "state")
 SCAN_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -38,6 +38,8 @@ class Metrics:
                                ["action"], registry=r)
         self.bytes_inspected = Counter("dlp_bytes_inspected", "Bytes inspected after decoding.",
                                        ["protocol"], registry=r)
+        self.bytes_uninspected = Counter("dlp_bytes_uninspected", "Bytes sent through allowed opaque "
+                                         "tunnels (tunnels.allow), never inspected.", ["protocol"], registry=r)
         self.scan_seconds = Histogram("dlp_scan_seconds", "Time to inspect one transfer.",
                                       ["protocol"], buckets=SCAN_BUCKETS, registry=r)
         self.queue_depth = Gauge("dlp_scan_queue_depth", "Transfers waiting for or in a scan.",
@@ -59,6 +61,7 @@ class Metrics:
         self.state_backend_up.set(1)
         for p in PROTOCOLS:
             self.bytes_inspected.labels(p)
+            self.bytes_uninspected.labels(p)
             self.scan_seconds.labels(p)
             for a in ACTIONS:
                 self.transfers.labels(p, a)

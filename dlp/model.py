@@ -16,7 +16,7 @@ class Transfer:
     """One outbound unit: an HTTP request (body, request line and headers), one WebSocket
     message or one SMTP message."""
 
-    protocol: str                      # http | websocket | smtp
+    protocol: str                      # http | websocket | smtp | tcp
     body: bytes                        # as sent on the wire (before Content-Encoding is undone)
     content_type: str = ""
     content_encoding: str = ""
@@ -29,6 +29,7 @@ class Transfer:
     headers: tuple[tuple[str, str], ...] = ()  # HTTP: request headers; with ``path``, content too
     recipients: tuple[str, ...] = ()   # SMTP: envelope recipients (scopes match their domains)
     sender: str | None = None          # SMTP: envelope sender
+    port: int | None = None            # TCP tunnels: the destination port (host is its host)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ REASONS_JA = {
     "corrupt": "壊れているか形式が正しくないため検査できません",
     "timeout": "検査が制限時間内に終わりませんでした",
     "unsupported": "検査できない形式です",
+    "tunnel": "HTTP 以外の通信（トンネル）は検査できないため許可されていません",
 }
 REASONS_EN = {
     "encrypted": "encrypted (password-protected) content cannot be inspected",
@@ -22,6 +23,7 @@ REASONS_EN = {
     "corrupt": "the content is corrupt or malformed and cannot be inspected",
     "timeout": "inspection did not finish within its time limit",
     "unsupported": "the content has a format that cannot be inspected",
+    "tunnel": "a tunnel that does not carry HTTP cannot be inspected and is not allowed",
 }
 
 

@@ -21,6 +21,7 @@ from mitmproxy import addons as mitm_addons
 from mitmproxy import exceptions, master, options
 
 from addons.mail import SekimoriMail
+from addons.tunnel import SekimoriTunnel
 from addons.web import SekimoriWeb
 from dlp.config import Policy
 from dlp.metrics import Metrics
@@ -97,7 +98,7 @@ async def _serve(settings: RunSettings) -> None:
     m = master.Master(opts)
     runtime = Runtime(settings.policy, settings.data_dir, settings.metrics)
     m.addons.add(*mitm_addons.default_addons())
-    m.addons.add(SekimoriWeb(runtime), SekimoriMail(runtime), Banner(settings))
+    m.addons.add(SekimoriWeb(runtime), SekimoriTunnel(runtime), SekimoriMail(runtime), Banner(settings))
     watcher = PolicyWatcher(Path(settings.policy.path), settings.policy, settings.metrics, runtime.swap)
     watcher.start()
     runtime.start()

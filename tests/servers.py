@@ -93,6 +93,50 @@ class Upstream:
         self.server.server_close()
 
 
+@dataclass
+class TcpSink:
+    """A TCP server on 127.0.0.1 that records, per connection, every byte it receives until
+    the peer closes its side (then it closes too). ``reply`` is sent once to each connection
+    when it is accepted, as a server that speaks first would."""
+
+    reply: bytes = b""
+    received: list[bytes] = field(default_factory=list)
+    connections: int = 0
+
+    def start(self) -> TcpSink:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _addr = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        chunks = []
+        with conn:
+            try:
+                if self.reply:
+                    conn.sendall(self.reply)
+                while data := conn.recv(65536):
+                    chunks.append(data)
+            except OSError:
+                pass
+        self.received.append(b"".join(chunks))
+
+    def total(self) -> bytes:
+        return b"".join(self.received)
+
+    def stop(self) -> None:
+        self.sock.close()
+
+
 def self_signed(tmp: Path, host: str = "localhost") -> tuple[Path, Path]:
     """A throwaway certificate for the upstream HTTPS server."""
     from cryptography import x509

@@ -340,3 +340,36 @@ def test_identity_and_window_subject_errors(text, message):
     with pytest.raises(ConfigError) as e:
         parse_policy(text, "c.yaml")
     assert f"c.yaml:{message}" in str(e.value)
+
+
+# -- tunnels ---------------------------------------------------------------------------------
+
+def test_tunnels_default_to_refusing_everything():
+    tunnels = parse_policy(b"version: 1\n", "min.yaml").tunnels
+    assert tunnels.allow == () and tunnels.inspect is False and tunnels.carry == 64 * 2**10
+    assert not tunnels.allows("example.com", 443)
+
+
+def test_tunnel_globs_match_host_case_insensitively_and_port():
+    tunnels = parse_policy(b'version: 1\ntunnels: {allow: ["MX.Example.com:25", "*.example.net:*", '
+                           b'"10.0.0.5:2?", "[2001:db8::1]:22"], inspect: true, carry: 1KiB}\n').tunnels
+    assert tunnels.inspect and tunnels.carry == 1024
+    assert tunnels.allows("mx.example.COM", 25) and not tunnels.allows("mx.example.com", 587)
+    assert tunnels.allows("a.b.example.net", 8443) and not tunnels.allows("example.net", 443)
+    assert tunnels.allows("10.0.0.5", 22) and not tunnels.allows("10.0.0.5", 220)
+    assert tunnels.allows("2001:DB8::1", 22) and not tunnels.allows("2001:db8::2", 22)
+
+
+@pytest.mark.parametrize("text, message", [
+    (b'version: 1\ntunnels: {allow: ["mx.example.com"]}\n',
+     "2:19: tunnels.allow.0: 'mx.example.com' is not a host:port glob"),
+    (b'version: 1\ntunnels: {allow: ["a b:25"]}\n', "is not a host:port glob"),
+    (b'version: 1\ntunnels: {allow: ["mx.example.com:99999"]}\n', "2:19: port 99999 of 'mx.example.com:99999' is not"),
+    (b"version: 1\ntunnels: {inspect: yes please}\n", "tunnels.inspect: 'yes please' is not of type 'boolean'"),
+    (b"version: 1\ntunnels: {carry: lots}\n", "tunnels.carry: 'lots' is not a valid size"),
+    (b"version: 1\ntunnels: {passthrough: true}\n", "unknown key 'passthrough' in tunnels"),
+])
+def test_tunnel_config_errors(text, message):
+    with pytest.raises(ConfigError) as e:
+        parse_policy(text, "c.yaml")
+    assert message in str(e.value)

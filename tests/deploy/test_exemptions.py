@@ -1,7 +1,8 @@
 """What README.md says about exempting destinations from interception
-(`--set ignore_hosts=REGEX`), on a real `dlp run`: TLS to an exempt host passes through
-untouched (the client sees the server's own certificate, so pinned apps work), uninspected
-and uncounted, while plain HTTP to the same host is still inspected."""
+(`--set ignore_hosts=REGEX` plus `tunnels.allow`), on a real `dlp run`: TLS to an exempt host
+passes through untouched (the client sees the server's own certificate, so pinned apps work),
+uninspected and counted as a tunnel, while plain HTTP to the same host is still inspected.
+Without `tunnels.allow` it would be refused (tests/e2e/test_tunnels.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from servers import DlpProcess, Upstream, self_signed
 from synthetic import people, resident_csv
 
-from .helpers import POLICY, multipart, samples, scrape
+from .helpers import POLICY, multipart, samples, scrape, value
 
 pytestmark = pytest.mark.e2e
 
@@ -21,7 +22,7 @@ def test_an_exempt_host_is_passed_through_and_only_its_tls_is(tmp_path):
     tls_up = Upstream(tls_cert=self_signed(tmp_path, "localhost")).start()
     plain_up = Upstream().start()
     cfg = tmp_path / "dlp.yaml"
-    cfg.write_text(POLICY)
+    cfg.write_text(POLICY + 'tunnels: {allow: ["localhost:*"]}\n')
     proc = DlpProcess(cfg, tmp_path / "var", ["--set", r"ignore_hosts=^localhost:\d+$",
                                               "--set", r"ignore_hosts=^127\.0\.0\.1:\d+$"]).start()
     try:
@@ -35,7 +36,10 @@ def test_an_exempt_host_is_passed_through_and_only_its_tls_is(tmp_path):
         conn.close()
         assert [r.body for r in tls_up.received] == [body]          # the hole an exemption is
         snap = samples(scrape(proc.metrics_port))
-        assert sum(v for (n, _l), v in snap.items() if n == "dlp_transfers_total") == 0   # not counted
+        assert {labels: v for (n, labels), v in snap.items() if n == "dlp_transfers_total" and v} \
+            == {frozenset({("action", "allow"), ("protocol", "tcp")}): 1}          # one opaque tunnel
+        assert value(snap, "dlp_uninspectable_total", reason="tunnel") == 1
+        assert value(snap, "dlp_bytes_uninspected_total", protocol="tcp") >= len(body)
 
         # Plain HTTP to an exempt host is still inspected and blocked.
         conn = http.client.HTTPConnection("127.0.0.1", proc.port, timeout=60)

@@ -88,7 +88,7 @@ def test_known_label_values_are_zero_before_any_traffic(run):
 def test_transfers_count_each_verdict(run):
     moved = {a: delta(run, "dlp_transfers_total", protocol="http", action=a) for a in ACTIONS}
     assert moved == {"allow": 1, "log": 1, "quarantine": 2, "block": 2}
-    for protocol in ("websocket", "smtp"):
+    for protocol in ("websocket", "smtp", "tcp"):
         for action in ACTIONS:
             assert delta(run, "dlp_transfers_total", protocol=protocol, action=action) == 0
 
@@ -127,7 +127,7 @@ def test_bytes_and_scan_time_are_observed(run):
 
 def test_uninspectable_counts_the_encrypted_archive_only(run):
     got = {r: delta(run, "dlp_uninspectable_total", reason=r) for r in UNINSPECTABLE_REASONS}
-    assert got == {"encrypted": 1, "too_large": 0, "corrupt": 0, "timeout": 0, "unsupported": 0}
+    assert got == {"encrypted": 1, "too_large": 0, "corrupt": 0, "timeout": 0, "unsupported": 0, "tunnel": 0}
 
 
 def test_no_errors_and_no_reloads(run):
