@@ -45,12 +45,6 @@ SHORT_PATH = 256
 """A path (without query) up to this length, with no percent-encoding, carries no document."""
 
 
-def fields(path: str, headers: Iterable[tuple[str, str]]) -> list[tuple[str | None, bytes]]:
-    """The request's content fields: ``path``, each query value, each cookie and each
-    non-standard header value, percent-decoded as bytes (a query's ``+`` is a space)."""
-    return line_fields(path) + list(header_fields(tuple(headers)))
-
-
 def line_fields(path: str) -> list[tuple[str | None, bytes]]:
     """The request line's fields: the path if it may carry anything, and each query value."""
     base, _sep, query = path.partition("?")

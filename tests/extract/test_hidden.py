@@ -13,7 +13,7 @@ import pytest
 from dlp.config import InspectSettings
 from dlp.extract import embedded
 from dlp.extract.budget import Budget
-from dlp.extract.request import STANDARD_HEADERS, carries_content, fields
+from dlp.extract.request import STANDARD_HEADERS, carries_content, header_fields, line_fields
 
 
 def clean(r) -> None:
@@ -110,8 +110,8 @@ def test_html_keeps_lines_and_cells(persons, markup):
 # -- the request line and headers ----------------------------------------------------------
 
 def test_request_fields_are_decoded_as_bytes():
-    got = fields("/a/%E5%B1%B1?x=1+2&%E5%90%8D=%8ER%93c&blob",
-                 [("Host", "h"), ("User-Agent", "curl/8"), ("X-Note", "%E5%B1%B1"), ("Cookie", "a=1; b=%41")])
+    got = line_fields("/a/%E5%B1%B1?x=1+2&%E5%90%8D=%8ER%93c&blob") + list(header_fields(
+        (("Host", "h"), ("User-Agent", "curl/8"), ("X-Note", "%E5%B1%B1"), ("Cookie", "a=1; b=%41"))))
     assert got == [("path", "/a/山".encode()), ("x", b"1 2"), ("名", "山田".encode("cp932")), (None, b"blob"),
                    ("X-Note", "山".encode()), ("cookie:a", b"1"), ("cookie:b", b"A")]
 
