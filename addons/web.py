@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import posixpath
 import urllib.parse
+from functools import partial
 
 from mitmproxy import http
 
@@ -38,20 +39,19 @@ class SekimoriWeb:
         max_body = self.runtime.policy.inspect.max_body
         scan = ScanResult()
         scan.mark_uninspectable("too_large", f"body exceeds inspect.max_body ({max_body} bytes)")
-        self.runtime.conclude(self._transfer(flow, b""), scan, Decision(
+        self.runtime.conclude(self._transfer(flow, b"", tuple(flow.request.headers.items(multi=True))), scan, Decision(
             "block", uninspectable=("too_large",)))
 
     async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response is not None:  # answered already (proxyauth 407)
             return
-        body = flow.request.raw_content or b""
-        if not body and not carries_content(flow.request.path, flow.request.headers.items(multi=True)):
-            return  # ordinary browsing: a short path and standard headers, nothing to read
-        transfer = self._transfer(flow, body)
         req = flow.request
-        held = Held({"method": req.method, "url": req.pretty_url, "http_version": req.http_version,
-                     "headers": [[k, v] for k, v in req.headers.items(multi=True)]}, body)
-        scan, decision = await self.runtime.inspect(transfer, held, quiet=not body)
+        body = req.raw_content or b""
+        headers = tuple(req.headers.items(multi=True))
+        if not body and (not carries_content(req.path, headers) or self.runtime.request_is_clean(req.path, headers)):
+            return  # ordinary browsing: nothing to read, or nothing found in what there is
+        transfer = self._transfer(flow, body, headers)
+        scan, decision = await self.runtime.inspect(transfer, partial(_held, req, headers, body), quiet=not body)
         if decision.action in STOP_ACTIONS:
             self._stop(flow, decision, scan)
 
@@ -61,7 +61,7 @@ class SekimoriWeb:
         message = flow.websocket.messages[-1]
         if not message.from_client or not message.content:
             return
-        base = self._transfer(flow, message.content)
+        base = self._transfer(flow, message.content, ())
         transfer = Transfer(
             protocol="websocket", body=message.content,
             content_type="text/plain; charset=utf-8" if message.is_text else "application/octet-stream",
@@ -71,7 +71,7 @@ class SekimoriWeb:
         if decision.action in STOP_ACTIONS:
             message.drop()
 
-    def _transfer(self, flow: http.HTTPFlow, body: bytes) -> Transfer:
+    def _transfer(self, flow: http.HTTPFlow, body: bytes, headers: tuple[tuple[str, str], ...]) -> Transfer:
         req = flow.request
         filename = None
         if req.method in ("PUT", "POST") and not req.headers.get("content-type", "").startswith(
@@ -94,7 +94,7 @@ class SekimoriWeb:
             host=req.pretty_host,
             method=req.method,
             path=req.path,
-            headers=tuple(req.headers.items(multi=True)),
+            headers=headers,
         )
 
     def _stop(self, flow: http.HTTPFlow, decision: Decision, scan: ScanResult) -> None:
@@ -105,3 +105,9 @@ class SekimoriWeb:
             "Cache-Control": "no-store",
             "X-Sekimori-Incident": decision.incident_id or "",
         })
+
+
+def _held(req: http.Request, headers: tuple[tuple[str, str], ...], body: bytes) -> Held:
+    """What a quarantined request keeps: enough to replay it on release."""
+    return Held({"method": req.method, "url": req.pretty_url, "http_version": req.http_version,
+                 "headers": [list(h) for h in headers]}, body)

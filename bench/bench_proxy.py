@@ -10,6 +10,7 @@ Writes bench/out/proxy.json.
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import statistics
 import subprocess
@@ -27,7 +28,7 @@ from servers import DLP, Upstream, free_port  # noqa: E402
 CLIENTS = 4
 REQUESTS = 400
 """Requests per client per round (keep-alive connections, like a browser's)."""
-ROUNDS = 3
+ROUNDS = 5
 
 BROWSER = {
     "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
@@ -60,12 +61,17 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) ->
     raise RuntimeError("proxy did not start")
 
 
+_pages = itertools.count()
+"""Page numbers, unique over the whole run."""
+
+
 def _client(proxy: int, upstream: int, path: str, headers: dict[str, str], out: list[float]) -> None:
-    """One keep-alive connection; every request line differs (a page number), as in browsing,
-    so nothing is remembered across requests but what a browser repeats (its headers)."""
+    """One keep-alive connection; every request line of the run differs (a page number), as
+    in browsing, so nothing is remembered across requests but what a browser repeats (its
+    headers)."""
     conn = http.client.HTTPConnection("127.0.0.1", proxy, timeout=30)
-    for i in range(REQUESTS):
-        conn.request("GET", f"http://127.0.0.1:{upstream}{path.format(i=i)}", headers=headers)
+    for _ in range(REQUESTS):
+        conn.request("GET", f"http://127.0.0.1:{upstream}{path.format(i=next(_pages))}", headers=headers)
         resp = conn.getresponse()
         resp.read()
         if resp.status != 200:
@@ -110,8 +116,8 @@ def main() -> None:
                 rates: dict[str, list[float]] = {"mitmdump": [], "dlp": []}
                 for name in rates:  # warm-up: connections, certificates, first scans
                     requests_per_second(ports[name], upstream.port, load)
-                for _ in range(ROUNDS):  # interleaved so drift hits both alike
-                    for name in rates:
+                for n in range(ROUNDS):  # interleaved, in turns first, so drift hits both alike
+                    for name in sorted(rates, reverse=n % 2 == 1):
                         rates[name].append(requests_per_second(ports[name], upstream.port, load))
                 plain, dlp = statistics.median(rates["mitmdump"]), statistics.median(rates["dlp"])
                 report[load] = {"mitmdump_rps": round(plain), "dlp_rps": round(dlp), "ratio": round(dlp / plain, 3)}

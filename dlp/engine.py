@@ -17,7 +17,7 @@ from functools import lru_cache
 from dlp.config import InspectSettings
 from dlp.count import PersonCounter
 from dlp.detect.scanner import DetectorSet, RecordFindings
-from dlp.extract import Extractor
+from dlp.extract import Extractor, request
 from dlp.extract.budget import Budget, Uninspectable
 from dlp.model import Record, ScanResult, Table, Transfer
 
@@ -54,6 +54,19 @@ def scan(transfer: Transfer, limits: InspectSettings, enabled: frozenset[str],
         return _scan(transfer, limits, enabled, keys_out)
     finally:
         gc.set_threshold(*before)
+
+
+def request_is_clean(path: str, headers: tuple[tuple[str, str], ...], enabled: frozenset[str]) -> bool:
+    """True if a request without a body certainly carries nothing: its request line and
+    headers read as records only (no document in any field) and the detectors find nothing
+    in them. The same reading and detectors as ``scan``, without the machinery a transfer
+    needs (budget, extractor, counting): browsing pays only for the look. False means
+    "scan it" (``scan`` is the judge), never "found something"."""
+    detectors = detector_set(enabled)
+    for members, record in (request.line_parts(path), request.header_parts(headers)):
+        if members or (record is not None and detectors.record(record).findings):
+            return False
+    return True
 
 
 def _scan(transfer: Transfer, limits: InspectSettings, enabled: frozenset[str],

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from dlp import incidents
+from dlp import engine, incidents
 from dlp.config import DEPARTED_RULE, Policy
 from dlp.decider import decide_with_state
 from dlp.identity import user_key
@@ -39,6 +40,7 @@ class Runtime:
         self.incidents = incidents.IncidentLog(data_dir, pol.incidents.rotate_bytes, pol.incidents.keep)
         self.quarantine = Quarantine(data_dir, pol.quarantine.key_file, pol.quarantine.retention)
         self.pool = ScanPool(pol.inspect.workers)
+        metrics.queue_depth.set_function(lambda: self.pool.depth)
         self.state: StateBackend = open_backend(pol.state, data_dir)
         self.webhook: Webhook | None = None
         self._maintenance: asyncio.Task[None] | None = None
@@ -88,22 +90,27 @@ class Runtime:
             log.warning("smtp %s changed: takes effect at the next restart (upstream settings apply now)",
                         ", ".join(changed))
 
-    async def inspect(self, transfer: Transfer, held: Held | None = None,
+    def request_is_clean(self, path: str, headers: tuple[tuple[str, str], ...]) -> bool:
+        """The cheap look at a request without a body (``engine.request_is_clean``); a
+        failure of it means "scan", never "clean"."""
+        try:
+            return engine.request_is_clean(path, headers, self.policy.detectors_enabled)
+        except Exception:
+            log.exception("request pre-check failed; scanning in full")
+            return False
+
+    async def inspect(self, transfer: Transfer, held: Callable[[], Held] | None = None,
                       quiet: bool = False) -> tuple[ScanResult, Decision]:
         """Scan, decide, act on the store side (quarantine, approvals) and record.
 
-        ``held`` is what a quarantine verdict keeps (the request line, headers and body, or
-        the mail with its envelope); without it a quarantine verdict has nothing to hold and
-        becomes a block. ``quiet``: a scan that found nothing at all (no finding, nothing
-        uninspectable) is allowed without a decision, record or metric; the web addon asks
-        so for requests without a body, which are browsing, not uploads, unless they carry
-        something."""
+        ``held`` builds what a quarantine verdict keeps (the request line, headers and body,
+        or the mail with its envelope), called only when one is reached; without it a
+        quarantine verdict has nothing to hold and becomes a block. ``quiet``: a scan that
+        found nothing at all (no finding, nothing uninspectable) is allowed without a
+        decision, record or metric; the web addon asks so for requests without a body, which
+        are browsing, not uploads, unless they carry something."""
         pol = self.policy  # one policy for the whole transfer, even if a reload happens
-        self.metrics.queue_depth.inc()
-        try:
-            scan = await self.pool.scan(transfer, pol.inspect, pol.detectors_enabled)
-        finally:
-            self.metrics.queue_depth.dec()
+        scan = await self.pool.scan(transfer, pol.inspect, pol.detectors_enabled)
         if quiet and not (scan.findings or scan.uninspectable or scan.engine_error):
             return scan, Decision("allow")
         decision = await self.decide(transfer, scan, pol)
@@ -131,14 +138,15 @@ class Runtime:
             return decision
         return replace(decision, action="allow", approval=incident)
 
-    def _hold(self, transfer: Transfer, scan: ScanResult, decision: Decision, held: Held | None,
+    def _hold(self, transfer: Transfer, scan: ScanResult, decision: Decision, hold: Callable[[], Held] | None,
               body_sha: str) -> Decision:
         """Store the transfer; a failure (full disk, unwritable dir) blocks instead, never allows.
         ``held.payload`` is the transfer's body as sent (both addons hold exactly that), so
         its digest is ``body_sha``."""
         assert decision.incident_id is not None
-        if held is None:
+        if hold is None:
             return replace(decision, action="block")
+        held = hold()
         item = Item(id=decision.incident_id, time=incidents.now_iso(), protocol=transfer.protocol,
                     rules=list(decision.rules), user=transfer.user, persons=scan.persons, size=len(held.payload),
                     destination=incidents.destination_of(transfer),

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
+from itertools import chain
 
 from dlp.extract import (
     archives,
@@ -135,7 +136,7 @@ class Extractor:
 
     def request_items(self, transfer: Transfer) -> Iterator[Item]:
         """The request line and headers, one more part of the transfer (``request.py``)."""
-        self.result.bytes_inspected += len(transfer.path) + sum(len(k) + len(v) for k, v in transfer.headers)
+        self.result.bytes_inspected += len(transfer.path) + sum(map(len, chain.from_iterable(transfer.headers)))
         encrypted: list[str] = []
         try:
             for event in request.request_events(transfer.path, transfer.headers, self.budget):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from email.message import Message
 from email.utils import collapse_rfc2231_value
@@ -140,30 +140,48 @@ small, and the magic check would cost on every cookie of every request."""
 
 
 def field_events(fields: list[tuple[str | None, bytes]], where: str, budget: Budget) -> Iterator[Event]:
-    """One form submission (or a request's query and headers): single-line values together as
-    one record labelled by their names, in the charset of the values as a whole. A value
-    that is a document of its own (several lines: rows pasted into a textarea; over
-    FIELD_MAX; a known file format; JSON; base64, base32 or hex) is a Member, read by its
-    true type."""
-    encoding = textmod.detect_encoding(b"\n".join(v for _n, v in fields if not v.isascii())) or "utf-8"
+    """One form submission (or a request's query and headers), see ``form_parts``: each
+    document a Member counted against the budget, then the record of the single-line values."""
+    members, record = form_parts(fields, where)
+    for member in members:
+        budget.add_member(where)
+        yield member
+    if record is not None:
+        yield record
+
+
+def form_parts(fields: Sequence[tuple[str | None, bytes]], where: str) -> tuple[tuple[Member, ...], Record | None]:
+    """Single-line values together as one record labelled by their names, in the charset of
+    the values as a whole. A value that is a document of its own (several lines: rows pasted
+    into a textarea; over FIELD_MAX; a known file format; JSON; base64, base32 or hex) is a
+    Member, read by its true type. Pure, so a caller may remember the result."""
+    encoding = _charset([v for _n, v in fields if not v.isascii()])
     record: list[tuple[str | None, str]] = []
+    members: list[Member] = []
     for name, raw in fields:
         label = f"{where}/{name or 'field'}"
         value = raw.decode("ascii") if raw.isascii() else textmod.decode_as(raw, encoding)
         stripped = value.strip()
         if len(raw) >= FIELD_MAX or "\n" in stripped or "\r" in stripped or (len(raw) >= MAGIC_MIN and magic(raw)):
-            budget.add_member(where)
-            yield Member(label, raw, is_file=False)
+            members.append(Member(label, raw, is_file=False))
             continue
         member = _field_value(label, stripped)
-        if member is None:
-            if stripped:
-                record.append((name, value))
-        else:
-            budget.add_member(where)
-            yield member
-    if record:
-        yield Record(tuple(record), where)
+        if member is not None:
+            members.append(member)
+        elif stripped:
+            record.append((name, value))
+    return tuple(members), (Record(tuple(record), where) if record else None)
+
+
+def _charset(foreign: list[bytes]) -> str:
+    """The charset of a form's non-ASCII values as a whole: UTF-8 if they are valid UTF-8
+    (the common case, decided without the detector), else as detected."""
+    joined = b"\n".join(foreign)
+    try:
+        joined.decode("utf-8")
+    except UnicodeDecodeError:
+        return textmod.detect_encoding(joined) or "utf-8"
+    return "utf-8"
 
 
 def _field_value(label: str, value: str) -> Member | None:

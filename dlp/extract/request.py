@@ -13,13 +13,16 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
+from itertools import chain
 
 from dlp.extract.budget import Budget
-from dlp.extract.events import Event
-from dlp.extract.forms import field_events
+from dlp.extract.events import Event, Member
+from dlp.extract.forms import form_parts
+from dlp.model import Record
 
 SOURCE = "request"
 """The source name of the request line and headers in findings and errors."""
+HEADERS_SOURCE = f"{SOURCE}/headers"
 
 STANDARD_HEADERS = frozenset({
     # RFC 9110/9111/9112 request and connection headers
@@ -51,21 +54,31 @@ def line_fields(path: str) -> list[tuple[str | None, bytes]]:
     out: list[tuple[str | None, bytes]] = []
     if "%" in base or len(base) > SHORT_PATH:
         out.append(("path", urllib.parse.unquote_to_bytes(base)))
-    for pair in query.split("&"):
-        if not pair:
-            continue
-        name, sep, value = pair.partition("=")
-        if sep:
-            out.append((urllib.parse.unquote_plus(name), _unquote(value, plus=True)))
-        else:  # ?<blob>: a value without a name
-            out.append((None, _unquote(name, plus=True)))
+    out.extend(_pair(pair) for pair in query.split("&") if pair)
     return out
 
 
-@lru_cache(maxsize=1024)
-def header_fields(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str | None, bytes], ...]:
-    """Each cookie and each non-standard header value. Remembered: a browser sends the same
-    headers with every request."""
+PAIR_CACHE_MAX = 256
+"""Query pairs up to this length have their decoding remembered."""
+
+
+def _pair(pair: str) -> tuple[str | None, bytes]:
+    """One query pair, decoded. Short ones are remembered: browsing repeats most (``hl=ja``)."""
+    return _short_pair(pair) if len(pair) <= PAIR_CACHE_MAX else _read_pair(pair)
+
+
+def _read_pair(pair: str) -> tuple[str | None, bytes]:
+    name, sep, value = pair.partition("=")
+    if sep:
+        return urllib.parse.unquote_plus(name), _unquote(value, plus=True)
+    return None, _unquote(name, plus=True)  # ?<blob>: a value without a name
+
+
+_short_pair = lru_cache(maxsize=4096)(_read_pair)
+
+
+def header_fields(headers: tuple[tuple[str, str], ...]) -> list[tuple[str | None, bytes]]:
+    """Each cookie and each non-standard header value."""
     out: list[tuple[str | None, bytes]] = []
     for name, value in headers:
         key = name.lower()
@@ -76,7 +89,29 @@ def header_fields(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[str | Non
                     out.append((f"cookie:{cname}", _unquote(cvalue)))
         elif key not in STANDARD_HEADERS and value:
             out.append((name, _unquote(value)))
-    return tuple(out)
+    return out
+
+
+HEADER_CACHE_MAX = 16 * 1024
+"""Header sets up to this size (all names and values) have their reading remembered."""
+
+
+HEADER_CACHE_SIZE = 512
+_read_headers: dict[tuple[tuple[str, str], ...], tuple[tuple[Member, ...], Record | None]] = {}
+
+
+def header_parts(headers: tuple[tuple[str, str], ...]) -> tuple[tuple[Member, ...], Record | None]:
+    """The headers read as a form (``form_parts``). Remembered for small header sets: a
+    browser sends the same headers with every request, and the reading is a pure function
+    of them."""
+    parts = _read_headers.get(headers)
+    if parts is None:
+        parts = form_parts(header_fields(headers), HEADERS_SOURCE)
+        if sum(map(len, chain.from_iterable(headers))) <= HEADER_CACHE_MAX:
+            if len(_read_headers) >= HEADER_CACHE_SIZE:
+                _read_headers.clear()
+            _read_headers[headers] = parts
+    return parts
 
 
 def carries_content(path: str, headers: Iterable[tuple[str, str]]) -> bool:
@@ -88,13 +123,21 @@ def carries_content(path: str, headers: Iterable[tuple[str, str]]) -> bool:
     return any(name.lower() not in STANDARD_HEADERS for name, _v in headers)
 
 
+def line_parts(path: str) -> tuple[tuple[Member, ...], Record | None]:
+    """The request line read as a form (``form_parts``)."""
+    return form_parts(line_fields(path), SOURCE)
+
+
 def request_events(path: str, headers: tuple[tuple[str, str], ...], budget: Budget) -> Iterator[Event]:
     """The request line and the headers as two form-like parts (one record each, documents
     as Members). Two, because a browser's headers repeat on every request while its request
     lines differ: the detectors remember a record that held nothing."""
-    for source, found in ((SOURCE, line_fields(path)), (f"{SOURCE}/headers", header_fields(headers))):
-        if found:
-            yield from field_events(list(found), source, budget)
+    for source, (members, record) in ((SOURCE, line_parts(path)), (HEADERS_SOURCE, header_parts(headers))):
+        for member in members:
+            budget.add_member(source)
+            yield member
+        if record is not None:
+            yield record
 
 
 def _unquote(value: str, plus: bool = False) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from dlp.config import SmtpSettings
 from dlp.mail import replies, trace, upstream
@@ -74,7 +75,7 @@ async def process(runtime: Runtime, msg: Message) -> str:
         return replies.TOO_MANY_HOPS
     pol = runtime.policy  # one policy for the whole transaction, even across a reload
     settings = pol.smtp
-    held = Held({"sender": msg.envelope_sender, "recipients": list(msg.recipients)}, msg.data)
+    held = partial(Held, {"sender": msg.envelope_sender, "recipients": list(msg.recipients)}, msg.data)
     _scan, decision = await runtime.inspect(to_transfer(msg, hostport(settings.upstream)[0]), held)
     if decision.action in RELAY_ACTIONS:
         return await _relay(settings, msg)

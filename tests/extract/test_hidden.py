@@ -11,6 +11,8 @@ import formats as F
 import pytest
 
 from dlp.config import InspectSettings
+from dlp.detect.registry import DETECTOR_IDS
+from dlp.engine import request_is_clean
 from dlp.extract import embedded
 from dlp.extract.budget import Budget
 from dlp.extract.request import STANDARD_HEADERS, carries_content, header_fields, line_fields
@@ -142,3 +144,31 @@ def test_rows_in_the_request_line_and_headers_are_persons(persons, where):
     r = F.scan_bytes(b"", method="GET", path=path, headers=tuple(headers))
     clean(r)
     assert r.persons == 50
+
+
+BROWSING = (("Host", "example.jp"), ("User-Agent", "Mozilla/5.0"), ("Accept-Language", "ja"),
+            ("Cookie", "_ga=GA1.2.1234567890.1700000000; session=eyJhbGciOiJIUzI1NiJ9.eyJ1aWQiOjQyfQ.c2ln; lang=ja"),
+            ("X-Csrf-Token", "4f3b2a1c9d8e7f6a"))
+
+
+@pytest.mark.parametrize("path, extra, clean_expected", [
+    ("/search?q=%E5%A4%A9%E6%B0%97%E4%BA%88%E5%A0%B1&hl=ja&start=40", (), True),
+    ("/item/4901234567894?ref=top&page=2", (), True),
+    ("/form?tel=090-1234-5678", (), False),                                  # a labelled phone
+    ("/form?tel1=090&tel2=1234&tel3=5678&name=%E5%B1%B1%E7%94%B0%E5%A4%AA%E9%83%8E", (), None),  # split fields
+    ("/x", (("X-Mail", "taro.yamada@example.co.jp"),), False),              # a header value
+    ("/x", (("Cookie", "who=hanako.suzuki%40example.ne.jp"),), False),       # a cookie value
+    ("/x?d=" + base64.b64encode(b'{"items": [' + b", ".join(b'"item-%d"' % i for i in range(20)) + b"]}").decode(),
+     (), False),                                                              # a document: scan it
+])
+def test_the_browsing_pre_check_never_calls_clean_what_the_scan_finds(path, extra, clean_expected):
+    """``request_is_clean`` lets browsing skip the scan; it must never say clean where the
+    full scan finds something (None: whatever the scan says, the two agree)."""
+    headers = BROWSING + extra
+    verdict = request_is_clean(path, headers, frozenset(DETECTOR_IDS))
+    r = F.scan_bytes(b"", method="GET", path=path, headers=headers)
+    assert not (verdict and (r.findings or r.uninspectable))
+    if clean_expected is not None:
+        assert verdict is clean_expected
+    if clean_expected is None:
+        assert verdict is not bool(r.findings)

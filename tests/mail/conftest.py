@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,7 +42,7 @@ class ScriptedRuntime:
     store_fails: bool = False
     fail: Exception | None = None
 
-    async def inspect(self, transfer: Transfer, held: Held | None = None) -> tuple[ScanResult, Decision]:
+    async def inspect(self, transfer: Transfer, held: Callable[[], Held] | None = None) -> tuple[ScanResult, Decision]:
         self.transfers.append(transfer)
         if self.fail:
             raise self.fail
@@ -51,7 +51,7 @@ class ScriptedRuntime:
             if held is None or self.store_fails:
                 action = "block"
             else:
-                self.held.append(held)
+                self.held.append(held())
         incident = None if action == "allow" else f"INC{len(self.transfers)}"
         return ScanResult(), Decision(action, self.rules, incident_id=incident)
 
