@@ -9,6 +9,7 @@ that already carry other personal data, and samples of table columns.
 from __future__ import annotations
 
 import threading
+from functools import lru_cache
 
 import fugashi
 
@@ -43,14 +44,15 @@ def _parse(text: str) -> list[fugashi.UnidicNode]:
 # fugashi's ``feature`` tuple for every token costs more than the analysis itself.
 
 
-def names_in(text: str) -> list[tuple[int, str]]:
+@lru_cache(maxsize=8192)
+def names_in(text: str) -> tuple[tuple[int, str], ...]:
     """(offset, name) for each personal name: a surname and the given name after it (UniDic
     splits rarer given names such as 聡太郎 or 七夏 into pieces, so the pieces up to an
     honorific, a particle, punctuation or a space are joined), or a surname directly
-    followed by an honorific (山田様)."""
+    followed by an honorific (山田様). Remembered per line: lists repeat lines."""
     nodes = _parse(text[:MAX_CHARS])
     if not any("人名" in w.feature_raw for w in nodes):
-        return []   # most lines beside a phone or an address name nobody
+        return ()   # most lines beside a phone or an address name nobody
     tags = [w.feature_raw.split(",", 4) for w in nodes]
     words = []
     pos = 0
@@ -85,7 +87,7 @@ def names_in(text: str) -> list[tuple[int, str]]:
         if i + 1 < len(words) and words[i + 1][1] in HONORIFICS:
             out.append((off, surface))
         i += 1
-    return out
+    return tuple(out)
 
 
 def _KANJI_KANA(s: str) -> bool:

@@ -121,7 +121,7 @@ def near(text: str, offsets: Iterable[int]) -> Iterator[tuple[int, Finding]]:
             line = text[line_start:line_end if line_end >= 0 else len(text)]
             if not line.strip():
                 break  # a blank line ends the paragraph
-            for off, name in morph.names_in(line):
+            for off, name in () if line.isascii() else morph.names_in(line):  # UniDic names no ASCII word
                 f = check(name)
                 if f:
                     yield line_start + off, f

@@ -301,13 +301,18 @@ class DetectorSet:
             end = text.find("\n", off)
             lines.append((off, len(text) if end < 0 else end, [f]))
         current: list[Finding] = []
+        identities: dict[str, set[str]] = {}  # detector -> keys of the identities in ``current``
         prev_end = -1
         for start, end, fs in lines:
             new_paragraph = prev_end < 0 or bool(_BLANK_LINE.search(text, prev_end, start + 1))
-            if current and (new_paragraph or _conflicts(current, fs)):
+            if current and (new_paragraph or _conflicts(identities, fs)):
                 yield RecordFindings(tuple(current))
                 current = []
+                identities = {}
             current.extend(fs)
+            for f in fs:
+                if f.identifies:
+                    identities.setdefault(f.detector, set()).add(f.key)
             prev_end = end
         if current:
             yield RecordFindings(tuple(current))
@@ -322,9 +327,8 @@ def _by_row(hits: list[tuple[int, Finding]], lengths: Iterable[int]) -> list[lis
     return per_row
 
 
-def _conflicts(current: list[Finding], line: list[Finding]) -> bool:
-    """True when ``line`` carries another identity than the record built so far."""
-    have = {(f.detector, f.key) for f in current if f.identifies}
-    have_dets = {d for d, _ in have}
-    return any(f.identifies and f.detector in have_dets and (f.detector, f.key) not in have
-               for f in line)
+def _conflicts(identities: dict[str, set[str]], line: list[Finding]) -> bool:
+    """True when ``line`` carries another identity than the record built so far (whose
+    identities are kept per detector as the record grows: a check costs the line, not the
+    record, so a paragraph of one repeated value stays linear)."""
+    return any(f.identifies and f.key not in identities.get(f.detector, (f.key,)) for f in line)

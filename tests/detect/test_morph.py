@@ -13,4 +13,4 @@ def test_names_from_threads_are_each_their_own():
 
 
 def test_a_lone_surrogate_does_not_stop_name_finding():
-    assert morph.names_in("山田 太郎 様 \ud800") == [(0, "山田 太郎")]
+    assert morph.names_in("山田 太郎 様 \ud800") == ((0, "山田 太郎"),)
