@@ -81,6 +81,8 @@ class InspectSettings:
     timeout: float = 10.0
     inline_max: int = 256 * 2**10
     workers: int = 2
+    queue_max: int = 256
+    queue_wait: float = 30.0
     on_uninspectable: dict[str, str] = field(
         default_factory=lambda: {"encrypted": "quarantine", "default": "block"}
     )
@@ -423,7 +425,7 @@ def _semantic_problems(data: dict[str, Any], loc: _Locator) -> list[ConfigProble
         except ValueError as e:
             problems.append(loc.at(["smtp", "max_message"], str(e)))
     for key, parse in (("max_body", parse_size), ("max_expanded", parse_size),
-                       ("inline_max", parse_size), ("timeout", parse_duration)):
+                       ("inline_max", parse_size), ("timeout", parse_duration), ("queue_wait", parse_duration)):
         if key in inspect:
             try:
                 parse(inspect[key])
@@ -446,6 +448,8 @@ def _build(data: dict[str, Any], path: str, sha: str) -> Policy:
         timeout=parse_duration(ins.get("timeout", base.timeout)),
         inline_max=parse_size(ins.get("inline_max", base.inline_max)),
         workers=int(ins.get("workers", base.workers)),
+        queue_max=int(ins.get("queue_max", base.queue_max)),
+        queue_wait=parse_duration(ins.get("queue_wait", base.queue_wait)),
         on_uninspectable=on_unins,
         on_error=ins.get("on_error", base.on_error),
     )

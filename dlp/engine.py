@@ -41,13 +41,17 @@ GC_PAUSE_MIN = 64 * 1024
 
 
 def scan(transfer: Transfer, limits: InspectSettings, enabled: frozenset[str],
-         keys_out: dict[str, set[str]] | None = None) -> ScanResult:
+         keys_out: dict[str, set[str]] | None = None, inline: bool = False) -> ScanResult:
     """Inspect one transfer (see ``_scan``) with the collector running less often
     (``SCAN_GC_THRESHOLD``) for bodies of GC_PAUSE_MIN and more. Only on a main thread (a
     worker process, ``dlp scan``): the setting is the process's, and a scan in a helper
-    thread could outlive its timeout."""
-    if len(transfer.body) < GC_PAUSE_MIN or threading.current_thread() is not threading.main_thread():
-        return _scan(transfer, limits, enabled, keys_out)
+    thread could outlive its timeout.
+
+    ``inline``: the caller is the proxy's event loop; the scan raises ``Offload`` as soon as
+    the transfer proves too big or slow for it (see ``Budget``), and the caller has a worker
+    scan it instead."""
+    if inline or len(transfer.body) < GC_PAUSE_MIN or threading.current_thread() is not threading.main_thread():
+        return _scan(transfer, limits, enabled, keys_out, inline)
     before = gc.get_threshold()
     gc.set_threshold(*SCAN_GC_THRESHOLD)
     try:
@@ -70,7 +74,7 @@ def request_is_clean(path: str, headers: tuple[tuple[str, str], ...], enabled: f
 
 
 def _scan(transfer: Transfer, limits: InspectSettings, enabled: frozenset[str],
-          keys_out: dict[str, set[str]] | None = None) -> ScanResult:
+          keys_out: dict[str, set[str]] | None = None, inline: bool = False) -> ScanResult:
     """Inspect one transfer. Never raises: failures become errors and reasons in the result.
 
     ``keys_out`` receives the normalised values per detector; only the evaluation benchmark
@@ -78,7 +82,7 @@ def _scan(transfer: Transfer, limits: InspectSettings, enabled: frozenset[str],
     """
     started = time.monotonic()
     result = ScanResult()
-    budget = Budget(limits, started)
+    budget = Budget(limits, started, inline)
     detectors = detector_set(enabled)
     counter = PersonCounter()
     keys: dict[str, set[str]] = keys_out if keys_out is not None else {}

@@ -42,6 +42,9 @@ class Metrics:
                                          "tunnels (tunnels.allow), never inspected.", ["protocol"], registry=r)
         self.scan_seconds = Histogram("dlp_scan_seconds", "Time to inspect one transfer.",
                                       ["protocol"], buckets=SCAN_BUCKETS, registry=r)
+        self.queue_seconds = Histogram("dlp_scan_queue_seconds", "Time a transfer waited for a scanner "
+                                       "process (not part of dlp_scan_seconds' budget).", buckets=SCAN_BUCKETS,
+                                       registry=r)
         self.queue_depth = Gauge("dlp_scan_queue_depth", "Transfers waiting for or in a scan by a worker "
                                  "process (tiny bodies are scanned at once).", registry=r)
         self.uninspectable = Counter("dlp_uninspectable", "Transfers (parts) that could not be "

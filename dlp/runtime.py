@@ -39,7 +39,7 @@ class Runtime:
         self.metrics = metrics
         self.incidents = incidents.IncidentLog(data_dir, pol.incidents.rotate_bytes, pol.incidents.keep)
         self.quarantine = Quarantine(data_dir, pol.quarantine.key_file, pol.quarantine.retention)
-        self.pool = ScanPool(pol.inspect.workers)
+        self.pool = ScanPool(pol.inspect.workers, metrics.queue_seconds.observe)
         metrics.queue_depth.set_function(lambda: self.pool.depth)
         self.state: StateBackend = open_backend(pol.state, data_dir)
         self.webhook: Webhook | None = None
@@ -47,7 +47,9 @@ class Runtime:
         self._loaded(pol)
 
     def start(self) -> None:
-        """Background work of a running proxy: quarantine expiry and gauges, the webhook."""
+        """Background work of a running proxy: scanner processes, quarantine expiry and
+        gauges, the webhook."""
+        self.pool.start()
         if self.policy.webhook.url:
             self.webhook = Webhook(self.policy.webhook, self.metrics)
             self.webhook.start()

@@ -1,13 +1,24 @@
-"""The scan pool: a scan that overruns its budget is a timeout and its worker is stopped;
-other scans survive the recycling."""
+"""The scan pool (issues 13 and 14): a scan that overruns its budget is a timeout and its
+worker alone is stopped; a worker that dies costs only its own transfer; small uploads never
+wait behind large ones; the budget counts the scan, not the wait; a full queue or a long wait
+answers 'overloaded'; a tiny body that expands moves off the event loop. Real scanner
+processes; the scan function they run is replaced by one that sleeps where a test needs a
+slow scan (a stuck library call)."""
 
 import asyncio
+import gzip
+import os
+import signal
 import time
+
+import pytest
 
 from dlp import engine
 from dlp.config import InspectSettings
+from dlp.detect.registry import DETECTOR_IDS
+from dlp.extract.budget import Offload
 from dlp.model import Transfer
-from dlp.workers import ScanPool
+from dlp.workers import LARGE_BODY, ScanPool
 
 ALL = frozenset({"email"})
 
@@ -19,10 +30,10 @@ def _slow_scan(transfer, limits, enabled):  # runs in the worker: stands in for 
 
 
 def test_timeout_recycles_the_worker_and_others_still_get_answers(monkeypatch):
-    monkeypatch.setattr("dlp.workers.engine.scan", _slow_scan)
     monkeypatch.setattr("dlp.workers.GRACE_SECONDS", 0.5)
     limits = InspectSettings(timeout=1.0, inline_max=0)
     pool = ScanPool(2)
+    pool.scan_function = _slow_scan
 
     async def run():
         slow = Transfer("http", b"SLOW" + b"x" * 20000)
@@ -37,3 +48,139 @@ def test_timeout_recycles_the_worker_and_others_still_get_answers(monkeypatch):
     assert slow_result.uninspectable == ["timeout"]
     assert fine_result.engine_error is None and fine_result.findings == {"email": 1}
     assert time.monotonic() - started < 20
+
+
+def _sleepy_scan(transfer, limits, enabled):  # in the worker: a scan as slow as its body asks
+    head, _sep, _rest = transfer.body.partition(b"\n")
+    if head.startswith(b"SLEEP "):
+        time.sleep(float(head.split()[1]))
+    return engine.scan(transfer, limits, enabled)
+
+
+def _body(seconds: float, size: int) -> bytes:
+    head = f"SLEEP {seconds}\n".encode()
+    return head + b"x" * (size - len(head))
+
+
+def _run(pool: ScanPool, coro_factory):
+    async def main():
+        pool.start()
+        return await coro_factory()
+    try:
+        return asyncio.run(main())
+    finally:
+        pool.close()
+
+
+def test_a_small_upload_never_waits_behind_large_ones():
+    """Three large scans hold at most one of two workers; the small upload gets the other."""
+    limits = InspectSettings(timeout=30, inline_max=0)
+    pool = ScanPool(2)
+    pool.scan_function = _sleepy_scan
+
+    async def scenario():
+        await asyncio.sleep(1.5)  # workers up
+        large = [asyncio.create_task(pool.scan(Transfer("http", _body(2, LARGE_BODY)), limits, ALL))
+                 for _ in range(3)]
+        await asyncio.sleep(0.2)
+        started = time.monotonic()
+        small = await pool.scan(Transfer("http", b"a.person@example.jp\n" * 2000), limits, ALL)
+        small_took = time.monotonic() - started
+        return small, small_took, await asyncio.gather(*large)
+
+    small, small_took, large = _run(pool, scenario)
+    assert small.findings == {"email": 1} and small_took < 1.5
+    assert all(r.engine_error is None and not r.uninspectable for r in large)
+
+
+def test_the_budget_counts_the_scan_not_the_wait():
+    """One worker: the second transfer waits 1.5 s behind the first, then scans; its 2 s
+    budget starts when its scan does."""
+    limits = InspectSettings(timeout=2, inline_max=0)
+    pool = ScanPool(1)
+    pool.scan_function = _sleepy_scan
+
+    async def scenario():
+        await asyncio.sleep(1.5)
+        return await asyncio.gather(pool.scan(Transfer("http", _body(1.5, 20_000)), limits, ALL),
+                                    pool.scan(Transfer("http", _body(1.0, 20_000)), limits, ALL))
+
+    first, second = _run(pool, scenario)
+    assert not first.uninspectable and not second.uninspectable
+
+
+def test_a_full_queue_and_a_long_wait_answer_overloaded():
+    limits = InspectSettings(timeout=30, inline_max=0, queue_max=2, queue_wait=1.0)
+    pool = ScanPool(1)
+    pool.scan_function = _sleepy_scan
+
+    async def scenario():
+        await asyncio.sleep(1.5)
+        busy = asyncio.create_task(pool.scan(Transfer("http", _body(3, 20_000)), limits, ALL))
+        await asyncio.sleep(0.2)
+        waiting = [asyncio.create_task(pool.scan(Transfer("http", _body(0, 20_000)), limits, ALL)) for _ in range(2)]
+        await asyncio.sleep(0.1)
+        started = time.monotonic()
+        refused = await pool.scan(Transfer("http", _body(0, 20_000)), limits, ALL)  # the queue holds 2
+        refused_took = time.monotonic() - started
+        return await busy, await asyncio.gather(*waiting), refused, refused_took
+
+    busy, waited, refused, refused_took = _run(pool, scenario)
+    assert not busy.uninspectable
+    assert refused.uninspectable == ["overloaded"] and refused_took < 0.5
+    assert [r.uninspectable for r in waited] == [["overloaded"], ["overloaded"]]  # 3 s busy > 1 s queue_wait
+
+
+def test_a_worker_killed_mid_scan_costs_only_its_own_transfer():
+    limits = InspectSettings(timeout=30, inline_max=0)
+    pool = ScanPool(2)
+    pool.scan_function = _sleepy_scan
+
+    async def scenario():
+        await asyncio.sleep(1.5)
+        pids = {w.process.pid for w in pool._all}
+        victim = asyncio.create_task(pool.scan(Transfer("http", _body(5, 20_000)), limits, ALL))
+        await asyncio.sleep(0.5)
+        busy = pids - {w.process.pid for w in pool._idle}
+        assert len(busy) == 1
+        os.kill(busy.pop(), signal.SIGKILL)
+        others = await asyncio.gather(*(pool.scan(Transfer("http", b"a.person@example.jp\n" * 2000), limits, ALL)
+                                        for _ in range(4)))
+        return await victim, others
+
+    victim, others = _run(pool, scenario)
+    assert victim.engine_error == "scanner worker died"
+    assert all(r.findings == {"email": 1} for r in others)
+
+
+def test_a_small_body_that_expands_is_scanned_by_a_worker_not_on_the_loop():
+    """2.6 KB of gzip that expands to 1 MiB of phone lines (the stall of issue 13): offloaded,
+    scanned in full, and the event loop keeps ticking meanwhile."""
+    body = gzip.compress(b"tel: 090-1234-5678\n" * 55_000, 9)  # just under the ratio check's floor
+    assert len(body) < 16 * 1024
+    transfer = Transfer("http", body, content_type="text/plain", content_encoding="gzip")
+    limits = InspectSettings()
+    with pytest.raises(Offload):
+        engine.scan(transfer, limits, frozenset(DETECTOR_IDS), inline=True)
+    pool = ScanPool(1)
+
+    async def scenario():
+        await asyncio.sleep(1.5)
+        gaps: list[float] = []
+
+        async def ticker():
+            last = time.monotonic()
+            while True:
+                await asyncio.sleep(0.005)
+                now = time.monotonic()
+                gaps.append(now - last)
+                last = now
+
+        tick = asyncio.create_task(ticker())
+        result = await pool.scan(transfer, limits, frozenset(DETECTOR_IDS))
+        tick.cancel()
+        return result, max(gaps)
+
+    result, worst_gap = _run(pool, scenario)
+    assert result.findings.get("phone") == 1 and not result.uninspectable
+    assert worst_gap < 0.1

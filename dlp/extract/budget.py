@@ -18,24 +18,54 @@ class Uninspectable(Exception):
         super().__init__(message)
 
 
-class Budget:
-    """Counts what a transfer has cost so far and raises Uninspectable when a limit is passed."""
+class Offload(BaseException):
+    """An inline scan (on the proxy's event loop) found its transfer bigger or slower than
+    the loop may carry: the scan is abandoned and done again by a worker. A BaseException so
+    that no extractor's ``except Exception`` (a library failing on hostile input) takes it
+    for a failure of that part."""
 
-    def __init__(self, limits: InspectSettings, now: float | None = None):
+
+INLINE_EXPANDED_MAX = 64 * 1024
+"""An inline scan moves to a worker once its content expands beyond this many bytes."""
+INLINE_SECONDS = 0.05
+"""... or once it has run this long."""
+
+
+class Budget:
+    """Counts what a transfer has cost so far and raises Uninspectable when a limit is passed.
+
+    ``inline``: the scan runs on the proxy's event loop, where it may only stay small and
+    short (``INLINE_EXPANDED_MAX``, ``INLINE_SECONDS``); past either it raises Offload. The
+    size that decides is the expanded one (a 2.6 KB gzip can carry 1 MiB of text), not the
+    bytes on the wire."""
+
+    def __init__(self, limits: InspectSettings, now: float | None = None, inline: bool = False):
         self.limits = limits
-        self.deadline = (now if now is not None else time.monotonic()) + limits.timeout
+        started = now if now is not None else time.monotonic()
+        self.deadline = started + limits.timeout
+        self.inline_until = started + INLINE_SECONDS if inline else None
         self.expanded = 0
         self.members = 0
 
     def check_time(self) -> None:
-        if time.monotonic() > self.deadline:
+        now = time.monotonic()
+        if self.inline_until is not None and now > self.inline_until:
+            raise Offload()
+        if now > self.deadline:
             raise Uninspectable("timeout", f"scan exceeded its time budget of {self.limits.timeout:g}s")
+
+    def check_inline(self, produced: int = 0) -> None:
+        """Raise Offload if an inline scan's content, with ``produced`` bytes more, grows
+        past what the event loop may carry."""
+        if self.inline_until is not None and self.expanded + produced > INLINE_EXPANDED_MAX:
+            raise Offload()
 
     def remaining_expansion(self) -> int:
         return max(0, self.limits.max_expanded - self.expanded)
 
     def add_expanded(self, n: int, what: str) -> None:
         self.expanded += n
+        self.check_inline()
         if self.expanded > self.limits.max_expanded:
             raise Uninspectable(
                 "too_large",
@@ -72,6 +102,7 @@ class Budget:
 
     def accept(self, compressed: int, produced: int, what: str) -> None:
         """Account ``produced`` bytes expanded from ``compressed``; raise when a limit is passed."""
+        self.check_inline(produced)
         if produced > self.remaining_expansion():
             raise Uninspectable(
                 "too_large",
@@ -83,6 +114,7 @@ class Budget:
 
     def check_declared(self, declared: int, compressed: int, what: str) -> None:
         """Refuse a member by its declared size before any byte of it is expanded."""
+        self.check_inline(declared)
         if declared > self.remaining_expansion():
             raise Uninspectable(
                 "too_large",
@@ -101,6 +133,7 @@ class Budget:
             if not chunk:
                 break
             size += out.write(chunk)
+            self.check_inline(size)
             self.check_time()
         self.accept(compressed, size, what)
         return out.getvalue()

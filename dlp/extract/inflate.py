@@ -20,6 +20,7 @@ STEP = 1 << 20
 
 def check(budget: Budget, consumed: int, produced: int, what: str) -> None:
     """Raise when ``produced`` bytes from ``consumed`` input pass a limit."""
+    budget.check_inline(produced)
     if produced > budget.remaining_expansion():
         raise Uninspectable(
             "too_large",
