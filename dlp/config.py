@@ -33,8 +33,9 @@ DEPARTED_RULE = "departed-account"
 ACTIONS = ("allow", "log", "quarantine", "block")
 """Actions from least to most severe; the most severe matched action wins."""
 
-UNINSPECTABLE_REASONS = ("encrypted", "too_large", "corrupt", "timeout", "unsupported", "tunnel")
-"""``tunnel``: bytes after CONNECT that are not HTTP (raw TCP, TLS that is not intercepted)."""
+UNINSPECTABLE_REASONS = ("encrypted", "too_large", "corrupt", "timeout", "unsupported", "tunnel", "overloaded")
+"""``tunnel``: bytes after CONNECT that are not HTTP (raw TCP, TLS that is not intercepted).
+``overloaded``: no scanner free within inspect.queue_wait, or the queue full."""
 
 # config/dlp.schema.json and config/dlp.yaml ship inside the package (dlp/data links to them,
 # and a wheel carries copies), so an installed `dlp` validates and runs on the embedded defaults.

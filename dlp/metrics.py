@@ -7,11 +7,13 @@ Known label values are initialised at start so dashboards show zeros rather than
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from dlp import __version__
 from dlp.config import ACTIONS, UNINSPECTABLE_REASONS
@@ -77,6 +79,11 @@ class Metrics:
         for res in ("success", "failure"):
             self.config_reloads.labels(res)
 
+    def watch_scanners(self, usage: Callable[[], tuple[float, int, int]]) -> None:
+        """Export the scanner processes' CPU and memory (``ScanPool.usage``), read at scrape
+        time: process_cpu_seconds_total covers the proxy process only."""
+        self.registry.register(_ScannerCollector(usage))
+
     def policy_loaded(self, sha256: str, rules: Iterable[tuple[str, str]], detectors: Iterable[str]) -> None:
         """Point dlp_config_info at the new file and initialise its rule and detector series."""
         self.config_info.clear()
@@ -101,6 +108,19 @@ class Metrics:
             self.uninspectable.labels(reason).inc()
         if scan.engine_error:
             self.errors.labels("engine").inc()
+
+
+class _ScannerCollector(Collector):
+    def __init__(self, usage: Callable[[], tuple[float, int, int]]):
+        self.usage = usage
+
+    def collect(self) -> Iterator[Metric]:
+        cpu, rss, processes = self.usage()
+        yield CounterMetricFamily("dlp_scanner_cpu_seconds", "CPU time of the scanner processes (user and "
+                                  "system), those replaced since start included.", value=cpu)
+        yield GaugeMetricFamily("dlp_scanner_resident_memory_bytes", "Resident memory of the scanner "
+                                "processes together.", value=rss)
+        yield GaugeMetricFamily("dlp_scanner_processes", "Scanner processes running.", value=processes)
 
 
 class _Server(ThreadingMixIn, WSGIServer):

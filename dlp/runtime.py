@@ -41,6 +41,7 @@ class Runtime:
         self.quarantine = Quarantine(data_dir, pol.quarantine.key_file, pol.quarantine.retention)
         self.pool = ScanPool(pol.inspect.workers, metrics.queue_seconds.observe)
         metrics.queue_depth.set_function(lambda: self.pool.depth)
+        metrics.watch_scanners(self.pool.usage)
         self.state: StateBackend = open_backend(pol.state, data_dir)
         self.webhook: Webhook | None = None
         self._maintenance: asyncio.Task[None] | None = None

@@ -83,11 +83,24 @@ class _Worker:
         result: ScanResult = self.conn.recv()
         return result
 
+    def usage(self) -> tuple[float, int]:
+        """(CPU seconds used, resident bytes) of the process, from /proc; zeros once it is gone."""
+        try:
+            with open(f"/proc/{self.process.pid}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            return 0.0, 0
+        return (int(fields[11]) + int(fields[12])) / _TICKS, int(fields[21]) * _PAGE
+
     def kill(self) -> None:
         if self.process.is_alive() and self.process.pid is not None:
             os.kill(self.process.pid, signal.SIGKILL)
         self.process.join(timeout=2)
         self.conn.close()
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 @dataclass(order=True)
@@ -122,6 +135,7 @@ class ScanPool:
         self._all: set[_Worker] = set()
         self._idle: list[_Worker] = []
         self._alive = 0  # workers running or being started
+        self._retired_cpu = 0.0  # CPU seconds of workers killed since start
         self._busy_large = 0
         self._lanes: dict[bool, list[_Waiting]] = {False: [], True: []}  # large? -> heap
         self._seq = itertools.count()
@@ -271,8 +285,15 @@ class ScanPool:
         self._ensure()
 
     def _kill(self, worker: _Worker) -> None:
+        self._retired_cpu += worker.usage()[0]
         worker.kill()
         self._all.discard(worker)
+
+    def usage(self) -> tuple[float, int, int]:
+        """(CPU seconds used by scanner processes since start, retired ones included; their
+        resident bytes now; how many run): the proxy's own process metrics do not see them."""
+        now = [w.usage() for w in list(self._all)]
+        return self._retired_cpu + sum(c for c, _r in now), sum(r for _c, r in now), len(now)
 
     def close(self) -> None:
         """Stop every worker now (SIGTERM of the proxy must leave no child behind)."""

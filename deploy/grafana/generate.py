@@ -177,10 +177,13 @@ def inspection(y: int) -> list[Panel]:
     latency = [target(f"histogram_quantile({q}, sum by (le) (rate(dlp_scan_seconds_bucket{sel()}"
                       "[$__rate_interval])))", f"p{round(q * 100)}", ref)
                for q, ref in ((0.5, "A"), (0.95, "B"), (0.99, "C"))]
+    latency.append(target(f"histogram_quantile(0.99, sum by (le) (rate(dlp_scan_queue_seconds_bucket{sel()}"
+                          "[$__rate_interval])))", "queue wait p99", "D"))
     return [
         timeseries("Scan latency", latency, GridPos(8, 12, 0, y),
-                   "Time to inspect one transfer (p50, p95, p99), all protocols. inspect.timeout "
-                   "(default 10 s) is the ceiling.", unit="s"),
+                   "Time to inspect one transfer (p50, p95, p99), all protocols, and the p99 of the "
+                   "wait for a scanner process before it. inspect.timeout (default 10 s) is the ceiling "
+                   "of the scan; inspect.queue_wait (30 s) of the wait.", unit="s"),
         timeseries("Bytes inspected", [target(
             f"sum by (protocol) (rate(dlp_bytes_inspected_total{sel()}[$__rate_interval]))", "{{protocol}}")],
             GridPos(8, 12, 12, y), "Bytes inspected per second after decoding, by protocol.", unit="Bps"),
@@ -247,13 +250,16 @@ def per_replica(y: int) -> list[Panel]:
         timeseries("Errors per replica", [target(
             f"sum by (instance) (rate(dlp_errors_total{sel()}[$__rate_interval])) * 60", "{{instance}}")],
             GridPos(8, 8, 16, y), "Internal errors per minute, per replica.", unit="none"),
-        timeseries("CPU per replica", [target(
-            f"rate(process_cpu_seconds_total{sel()}[$__rate_interval])", "{{instance}}")],
-            GridPos(8, 8, 0, y + 8), "CPU seconds per second of the proxy process (scanner workers "
-            "are separate processes).", unit="none"),
-        timeseries("Memory per replica", [target(
-            f"process_resident_memory_bytes{sel()}", "{{instance}}")],
-            GridPos(8, 8, 8, y + 8), "Resident memory of the proxy process.", unit="bytes"),
+        timeseries("CPU per replica", [
+            target(f"rate(process_cpu_seconds_total{sel()}[$__rate_interval])", "{{instance}} proxy", "A"),
+            target(f"rate(dlp_scanner_cpu_seconds_total{sel()}[$__rate_interval])", "{{instance}} scanners", "B")],
+            GridPos(8, 8, 0, y + 8), "CPU seconds per second of the proxy process and of its scanner "
+            "processes together.", unit="none", stacked=True),
+        timeseries("Memory per replica", [
+            target(f"process_resident_memory_bytes{sel()}", "{{instance}} proxy", "A"),
+            target(f"dlp_scanner_resident_memory_bytes{sel()}", "{{instance}} scanners", "B")],
+            GridPos(8, 8, 8, y + 8), "Resident memory of the proxy process and of its scanner processes "
+            "together.", unit="bytes", stacked=True),
         timeseries("Up and state backend per replica", [
             target(f"up{sel()}", "{{instance}} scrape", "A"),
             target(f"dlp_state_backend_up{sel()}", "{{instance}} state backend", "B")],

@@ -18,7 +18,8 @@ GRAFANA = DEPLOY / "grafana"
 CONTRACT = ["dlp_transfers_total", "dlp_rule_matches_total", "dlp_findings_total", "dlp_persons_total",
             "dlp_bytes_inspected_total", "dlp_scan_seconds_bucket", "dlp_scan_queue_depth",
             "dlp_uninspectable_total", "dlp_errors_total", "dlp_quarantine_items", "dlp_quarantine_bytes",
-            "dlp_config_reloads_total", "dlp_config_info", "dlp_state_backend_up", "dlp_build_info"]
+            "dlp_config_reloads_total", "dlp_config_info", "dlp_state_backend_up", "dlp_build_info",
+            "dlp_scan_queue_seconds_bucket", "dlp_scanner_cpu_seconds_total", "dlp_scanner_resident_memory_bytes"]
 
 
 def generator():
@@ -79,7 +80,7 @@ def test_the_panels_the_soc_asked_for(dash):
     assert "topk(10" in exprs["Top rules"] and by_title["Top rules"]["type"] == "bargauge"
     assert "by (detector)" in exprs["Detector mix"] and by_title["Detector mix"]["type"] == "piechart"
     legends = [t["legendFormat"] for t in by_title["Scan latency"]["targets"]]
-    assert legends == ["p50", "p95", "p99"]
+    assert legends == ["p50", "p95", "p99", "queue wait p99"]
     assert "by (reason)" in exprs["Uninspectable by reason"]
     assert "by (stage)" in exprs["Errors by stage"]
     assert "dlp_quarantine_items" in exprs["Quarantine backlog"]

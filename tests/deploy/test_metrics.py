@@ -123,11 +123,21 @@ def test_bytes_and_scan_time_are_observed(run):
     assert delta(run, "dlp_scan_seconds_sum", protocol="http") > 0
     assert delta(run, "dlp_scan_seconds_bucket", protocol="http", le="+Inf") == 6
     assert value(run["after"], "dlp_scan_queue_depth") == 0
+    assert delta(run, "dlp_scan_queue_seconds_count") >= 1  # the bodies over 16 KiB waited for a scanner
+
+
+def test_the_scanner_processes_are_visible(run):
+    """process_cpu_seconds_total is the proxy process only; the scanners' own series show the
+    CPU their scans took (a 1 MiB upload or more was scanned) and their memory."""
+    assert value(run["after"], "dlp_scanner_processes") == 1  # inspect.workers: 1 in this policy
+    assert delta(run, "dlp_scanner_cpu_seconds_total") > 0.05
+    assert value(run["after"], "dlp_scanner_resident_memory_bytes") > 20 * 2**20
 
 
 def test_uninspectable_counts_the_encrypted_archive_only(run):
     got = {r: delta(run, "dlp_uninspectable_total", reason=r) for r in UNINSPECTABLE_REASONS}
-    assert got == {"encrypted": 1, "too_large": 0, "corrupt": 0, "timeout": 0, "unsupported": 0, "tunnel": 0}
+    assert got == {"encrypted": 1, "too_large": 0, "corrupt": 0, "timeout": 0, "unsupported": 0, "tunnel": 0,
+                   "overloaded": 0}
 
 
 def test_no_errors_and_no_reloads(run):
