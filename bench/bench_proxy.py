@@ -1,10 +1,12 @@
-"""Pass-through throughput of ``dlp run`` against plain ``mitmdump``, measured in one run.
+"""Pass-through of ``dlp run`` against plain ``mitmdump``, measured in one run.
 
-Target (issue 12): ordinary browsing stays >= 0.9x plain mitmdump after the request line and
-headers are inspected. Two loads, each through both proxies with the same clients and the
-same upstream: ``plain`` (browser GETs with standard headers: the fast path) and
-``browsing`` (the same with a query string, cookies and a custom header, all inspected).
-Writes bench/out/proxy.json.
+Targets: ordinary browsing stays >= 0.9x plain mitmdump after the request line and headers
+are inspected (issue 12); small GETs and 100 KB benign POSTs >= 0.9x requests/s with p99
+within +5 ms (issue 14). Three loads, each through both proxies with the same clients and the
+same upstream: ``plain`` (browser GETs with standard headers: the fast path), ``browsing``
+(the same with a query string, cookies and a custom header, all inspected) and ``upload``
+(100 KB POSTs of ordinary text: logs, prose, orders, source; every one scanned by a scanner
+process). Writes bench/out/proxy.json.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from servers import DLP, Upstream, free_port  # noqa: E402
+from synthetic import benign_corpus  # noqa: E402
 
 CLIENTS = 4
 REQUESTS = 400
@@ -38,13 +41,17 @@ BROWSER = {
     "Sec-Fetch-Dest": "document", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Site": "same-origin",
     "Upgrade-Insecure-Requests": "1",
 }
-LOADS = {
+UPLOAD = benign_corpus(100 * 1024, seed=5)
+LOADS: dict[str, tuple[str, dict[str, str]]] = {
     "plain": ("/news/{i}/index.html", BROWSER),
     "browsing": ("/search?q=%E5%A4%A9%E6%B0%97%E4%BA%88%E5%A0%B1&hl=ja&start={i}&utm_source=mail",
                  {**BROWSER, "Cookie": "_ga=GA1.2.1234567890.1700000000; _gid=GA1.2.987654321.1700000000; "
                                        "session=eyJhbGciOiJIUzI1NiJ9.eyJ1aWQiOjQyfQ.c2lnbmF0dXJl; lang=ja",
                   "X-Requested-By": "portal", "X-Csrf-Token": "4f3b2a1c9d8e7f6a"}),
+    "upload": ("/upload/{i}", {**BROWSER, "Content-Type": "text/plain; charset=utf-8"}),
 }
+REQUESTS_PER_LOAD = {"upload": 100}
+"""Fewer requests per client where each one is larger."""
 
 
 def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
@@ -65,34 +72,42 @@ _pages = itertools.count()
 """Page numbers, unique over the whole run."""
 
 
-def _client(proxy: int, upstream: int, path: str, headers: dict[str, str], out: list[float]) -> None:
+def _client(proxy: int, upstream: int, load: str, out: list[float]) -> None:
     """One keep-alive connection; every request line of the run differs (a page number), as
     in browsing, so nothing is remembered across requests but what a browser repeats (its
-    headers)."""
+    headers). Appends each request's latency to ``out``."""
+    path, headers = LOADS[load]
+    method, body = ("POST", UPLOAD) if load == "upload" else ("GET", None)
     conn = http.client.HTTPConnection("127.0.0.1", proxy, timeout=30)
-    for _ in range(REQUESTS):
-        conn.request("GET", f"http://127.0.0.1:{upstream}{path.format(i=next(_pages))}", headers=headers)
+    for _ in range(REQUESTS_PER_LOAD.get(load, REQUESTS)):
+        started = time.perf_counter()
+        conn.request(method, f"http://127.0.0.1:{upstream}{path.format(i=next(_pages))}", body=body,
+                     headers=headers)
         resp = conn.getresponse()
         resp.read()
         if resp.status != 200:
             raise RuntimeError(f"status {resp.status}")
+        out.append(time.perf_counter() - started)
     conn.close()
-    out.append(1.0)
 
 
-def requests_per_second(proxy: int, upstream: int, load: str) -> float:
-    path, headers = LOADS[load]
-    done: list[float] = []
-    threads = [threading.Thread(target=_client, args=(proxy, upstream, path, headers, done)) for _ in range(CLIENTS)]
+def requests_per_second(proxy: int, upstream: int, load: str) -> tuple[float, list[float]]:
+    """Requests per second of CLIENTS keep-alive clients, and every request's latency."""
+    latencies: list[float] = []
+    threads = [threading.Thread(target=_client, args=(proxy, upstream, load, latencies)) for _ in range(CLIENTS)]
     t = time.perf_counter()
     for th in threads:
         th.start()
     for th in threads:
         th.join()
     elapsed = time.perf_counter() - t
-    if len(done) != CLIENTS:
+    if len(latencies) != CLIENTS * REQUESTS_PER_LOAD.get(load, REQUESTS):
         raise RuntimeError("a client failed")
-    return CLIENTS * REQUESTS / elapsed
+    return len(latencies) / elapsed, latencies
+
+
+def p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100)[98]
 
 
 def main() -> None:
@@ -114,15 +129,20 @@ def main() -> None:
                 _wait_port(ports[name], proc)
             for load in LOADS:
                 rates: dict[str, list[float]] = {"mitmdump": [], "dlp": []}
+                latencies: dict[str, list[float]] = {"mitmdump": [], "dlp": []}
                 for name in rates:  # warm-up: connections, certificates, first scans
                     requests_per_second(ports[name], upstream.port, load)
                 for n in range(ROUNDS):  # interleaved, in turns first, so drift hits both alike
                     for name in sorted(rates, reverse=n % 2 == 1):
-                        rates[name].append(requests_per_second(ports[name], upstream.port, load))
+                        rps, lat = requests_per_second(ports[name], upstream.port, load)
+                        rates[name].append(rps)
+                        latencies[name].extend(lat)
                 plain, dlp = statistics.median(rates["mitmdump"]), statistics.median(rates["dlp"])
-                report[load] = {"mitmdump_rps": round(plain), "dlp_rps": round(dlp), "ratio": round(dlp / plain, 3)}
+                p99_plain, p99_dlp = p99(latencies["mitmdump"]) * 1000, p99(latencies["dlp"]) * 1000
+                report[load] = {"mitmdump_rps": round(plain), "dlp_rps": round(dlp), "ratio": round(dlp / plain, 3),
+                                "mitmdump_p99_ms": round(p99_plain, 1), "dlp_p99_ms": round(p99_dlp, 1)}
                 print(f"{load:9s} mitmdump {plain:6.0f} req/s   dlp run {dlp:6.0f} req/s   ratio {dlp / plain:.2f}"
-                      f"   (target >= 0.90)", flush=True)
+                      f" (target >= 0.90)   p99 {p99_plain:6.1f} ms vs {p99_dlp:6.1f} ms (target +5 ms)", flush=True)
         finally:
             for proc in procs.values():
                 proc.terminate()
