@@ -1,13 +1,23 @@
 """A policy that would stop nothing is not a valid policy (issue 13, point 1): the checks in
-dlp/config.py."""
+dlp/config.py, and the reload watcher that never applies a file that is still being written."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
+import logging
+import threading
+import time
+from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 
+from dlp import reload
 from dlp.config import MAX_POLICY_BYTES, SCHEMA_PATH, SHIPPED_CONFIG, ConfigError, load_policy, parse_policy
+from dlp.metrics import Metrics
+from dlp.reload import PolicyWatcher
 
 BLOCKING = b"version: 1\nrules:\n  - {name: bulk, when: {persons: 1000}, action: block}\n"
 
@@ -94,3 +104,112 @@ def test_a_huge_file_is_refused_before_it_is_read(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_policy(big)
     assert str(e.value) == f"{big}:1:1: larger than {MAX_POLICY_BYTES} bytes: not a policy file"
+
+
+# -- hot reload: settle before parsing, keep the old policy on a rejection ---------------------
+
+
+class Harness:
+    """A PolicyWatcher over a real file, with the policies it put in force recorded."""
+
+    def __init__(self, path: Path, text: bytes):
+        path.write_bytes(text)
+        self.path = path
+        self.metrics = Metrics(CollectorRegistry())
+        self.applied: list[str] = []
+
+        async def apply(pol):
+            self.applied.append(pol.sha256)
+
+        self.watcher = PolicyWatcher(path, parse_policy(text, str(path)), self.metrics, apply)
+
+    def reloads(self, result: str) -> float:
+        return self.metrics.registry.get_sample_value("dlp_config_reloads_total", {"result": result})
+
+
+def sha(b: bytes) -> str:
+    return hashlib.sha256(b).hexdigest()
+
+
+V2 = BLOCKING + b"  - {name: my-number, when: {findings: {my_number: 1}}, action: block}\n"
+# The first half of V2 is a valid policy on its own, and a weaker one (no my-number rule).
+V2_HALF = BLOCKING
+
+
+def test_a_half_written_file_is_never_applied_as_the_half(tmp_path):
+    h = Harness(tmp_path / "p.yaml", b"version: 1\nrules:\n  - {name: old, when: {persons: 5}, action: block}\n")
+
+    async def scenario():
+        with open(h.path, "wb") as f:              # an editor writing in place: truncate, first half...
+            f.write(V2_HALF)
+            f.flush()
+            check = asyncio.create_task(h.watcher.check())
+            await asyncio.sleep(reload.SETTLE_SECONDS / 3)
+            f.write(V2[len(V2_HALF):])             # ...and, a moment later, the rest
+        return await check
+
+    assert asyncio.run(scenario()) is True
+    assert h.applied == [sha(V2)]                   # the half, a valid policy, was never put in force
+    assert (h.reloads("success"), h.reloads("failure")) == (1, 0)
+
+
+def test_a_file_that_keeps_changing_waits_for_the_next_poll(tmp_path, caplog):
+    h = Harness(tmp_path / "p.yaml", BLOCKING)
+    stop, wrote = threading.Event(), threading.Event()
+
+    def writer():                                  # appends a comment line every 5 ms
+        while not stop.is_set():
+            with open(h.path, "ab") as f:
+                f.write(b"# still typing\n")
+            wrote.set()
+            time.sleep(0.005)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        assert wrote.wait(5)                       # the watcher starts on a changed file
+        with caplog.at_level(logging.INFO, "sekimori.config"):
+            assert asyncio.run(h.watcher.check()) is False
+    finally:
+        stop.set()
+        t.join()
+    assert h.applied == [] and "still being written" in caplog.text
+    assert (h.reloads("success"), h.reloads("failure")) == (0, 0)
+    assert asyncio.run(h.watcher.check()) is True   # once it is quiet, the whole file is applied
+    assert h.applied == [sha(h.path.read_bytes())]
+
+
+@pytest.mark.parametrize("text, error", [
+    (b"", "the policy file is empty"),
+    (b"version: 1\n", "policy would stop nothing"),
+    (b"rules:\n  - {name: bulk, when: {persons: 1000}, action: block}\n", "version is missing"),
+    (b"version: 1\nrules:\n  - {name: bulk, when: {persons: 10", "YAML syntax"),      # truncated
+    (bytes(range(256)) * 4, "not UTF-8"),                                               # garbage
+])
+def test_a_rejected_reload_keeps_the_old_policy_logs_and_counts(tmp_path, caplog, text, error):
+    h = Harness(tmp_path / "p.yaml", BLOCKING)
+    h.path.write_bytes(text)
+    with caplog.at_level(logging.ERROR, "sekimori.config"):
+        assert asyncio.run(h.watcher.check()) is False
+    assert h.applied == [] and h.watcher.sha256 == sha(BLOCKING)
+    assert (h.reloads("success"), h.reloads("failure")) == (0, 1)
+    assert h.metrics.registry.get_sample_value("dlp_errors_total", {"stage": "config"}) == 1
+    assert f"config reload rejected, old policy stays in force: {h.path}:" in caplog.text and error in caplog.text
+    assert asyncio.run(h.watcher.check()) is False   # the same bad file is not counted twice
+    assert h.reloads("failure") == 1
+
+
+def test_a_file_missing_for_a_moment_is_not_a_failure(tmp_path):
+    h = Harness(tmp_path / "p.yaml", BLOCKING)
+
+    async def scenario():
+        h.path.write_bytes(V2)
+        check = asyncio.create_task(h.watcher.check())
+        await asyncio.sleep(0)                       # the watcher saw the new stat
+        h.path.unlink()                              # an editor's rename dance: gone...
+        await asyncio.sleep(reload.SETTLE_SECONDS * 1.5)
+        h.path.write_bytes(V2)                       # ...and back
+        return await check
+
+    assert asyncio.run(scenario()) is True
+    assert h.applied == [sha(V2)] and h.reloads("failure") == 0
