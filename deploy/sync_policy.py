@@ -2,8 +2,9 @@
 keys a deployment must change:
 
 - deploy/compose/dlp.yaml: state in the compose Redis.
-- deploy/k8s/configmap.yaml: state in the cluster's Redis, and the quarantine key from the
-  Secret (so every replica uses the same key, and none writes one of its own).
+- deploy/k8s/configmap.yaml: state in the cluster's Redis, and the quarantine key the init
+  container copies from the Secret (so every replica uses the same key, and none writes one
+  of its own).
 
     python deploy/sync_policy.py           # rewrite both
     python deploy/sync_policy.py --check   # exit 1 if either is stale (tests/deploy runs this)
@@ -30,7 +31,7 @@ CONFIGMAP = DEPLOY / "k8s" / "configmap.yaml"
 COMPOSE_KEYS: dict[str, Any] = {"state": {"backend": "redis", "url": "redis://redis:6379/0"}}
 K8S_KEYS: dict[str, Any] = {
     "state": {"backend": "redis", "url": "redis://redis.sekimori.svc.cluster.local:6379/0"},
-    "quarantine": {"key_file": "/etc/sekimori/secrets/quarantine.key"},
+    "quarantine": {"key_file": "/var/lib/sekimori/quarantine.key"},
 }
 SCHEMA_LINE = re.compile(r"^# yaml-language-server: \$schema=.*\n", re.M)
 

@@ -309,6 +309,7 @@ def _check_port(host: str, port: int, what: str) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from dlp import metrics, proxy
+    from dlp.keyfiles import exposed, key_files
 
     os.umask(0o077)  # CA key, incidents and quarantine are readable by this account only
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
@@ -317,6 +318,9 @@ def _run(args: argparse.Namespace) -> int:
     for warning in pol.warnings:  # the same ones check-config prints and a reload logs
         logging.getLogger("sekimori.config").warning("%s", warning)
     try:
+        loose = exposed(key_files(args.data_dir, pol))
+        if loose:
+            raise proxy.StartupError("; ".join(loose))
         _check_port(*args.listen, "proxy")
         _check_port(*args.metrics, "metrics")
         smtp_ports = ((pol.smtp.listen, "smtp.listen"), (pol.smtp.tls_implicit_listen, "smtp.tls.implicit_listen"))

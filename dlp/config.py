@@ -3,7 +3,13 @@
 Admins live in this file, so every error points at the offending key or value as
 ``PATH:LINE:COLUMN: message``. Validation runs in two passes: the JSON Schema shipped at
 ``config/dlp.schema.json`` (structure, types, enums) and semantic checks the schema cannot
-express (unknown detector ids, duplicate rule names). Defaults live here, in one place.
+express (unknown detector ids, duplicate rule names, a policy that would stop nothing).
+Defaults live here, in one place.
+
+A policy must be able to stop something: a file with no rule whose action is block or
+quarantine (an empty file, one with only ``version: 1``, one whose rules all log) is refused
+unless it says ``allow_no_stopping_rules: true``, so that an emptied or half-written file can
+never switch the protection off, at start or on reload.
 """
 
 from __future__ import annotations
@@ -32,6 +38,12 @@ DEPARTED_RULE = "departed-account"
 
 ACTIONS = ("allow", "log", "quarantine", "block")
 """Actions from least to most severe; the most severe matched action wins."""
+
+MAX_POLICY_BYTES = 4 * 2**20
+"""A policy file is a few KiB; anything this large is refused before it is read."""
+
+STOPPING_ACTIONS = ("quarantine", "block")
+"""Actions that keep a transfer from its destination; a valid policy has a rule with one."""
 
 UNINSPECTABLE_REASONS = ("encrypted", "too_large", "corrupt", "timeout", "unsupported", "tunnel", "overloaded")
 """``tunnel``: bytes after CONNECT that are not HTTP (raw TCP, TLS that is not intercepted).
@@ -240,6 +252,7 @@ class Policy:
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
     incidents: IncidentSettings = field(default_factory=IncidentSettings)
     tunnels: TunnelSettings = field(default_factory=TunnelSettings)
+    allow_no_stopping_rules: bool = False
     path: str = "<defaults>"
     sha256: str = ""
     warnings: tuple[ConfigProblem, ...] = ()
@@ -247,6 +260,10 @@ class Policy:
     def windows(self) -> tuple[Rule, ...]:
         """Rules with a cumulative window."""
         return tuple(r for r in self.rules if r.when.window is not None)
+
+    def stopping_rules(self) -> tuple[Rule, ...]:
+        """Rules whose action keeps a transfer from its destination (block, quarantine)."""
+        return tuple(r for r in self.rules if r.action in STOPPING_ACTIONS)
 
 
 class _Loader(yaml.SafeLoader):
@@ -278,6 +295,8 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
     """Read, validate and compile a policy file; raise ConfigError with positions."""
     p = str(path)
     try:
+        if os.stat(p).st_size > MAX_POLICY_BYTES:
+            raise ConfigError([ConfigProblem(p, 1, 1, f"larger than {MAX_POLICY_BYTES} bytes: not a policy file")])
         raw = Path(p).read_bytes()
     except OSError as e:
         raise ConfigError([ConfigProblem(p, 1, 1, f"cannot read: {e.strerror or e}")]) from None
@@ -300,8 +319,9 @@ def parse_policy(raw: bytes, path: str = "<string>") -> Policy:
         raise ConfigError([ConfigProblem(path, line, col, f"YAML syntax: {msg}")]) from None
     except yaml.YAMLError as e:
         raise ConfigError([ConfigProblem(path, 1, 1, f"YAML syntax: {e}")]) from None
-    if data is None:
-        data, node = {}, None
+    if data is None:  # nothing but whitespace or comments: say so rather than "version is missing"
+        raise ConfigError([ConfigProblem(path, 1, 1, "the policy file is empty: a policy needs `version: 1` and at "
+                                                     "least one rule whose action is block or quarantine")])
     locator = _Locator(path, node)
     problems = locator.duplicate_keys()
     if not isinstance(data, dict):
@@ -325,6 +345,10 @@ def parse_policy(raw: bytes, path: str = "<string>") -> Policy:
         locator.at(["exceptions", i, "expires"], f"warning: exception {w.name!r} expired on {w.expires}")
         for i, w in enumerate(policy.exceptions) if w.expires is not None and w.expires < today
     )
+    if not policy.stopping_rules():  # allowed explicitly, else _semantic_problems refused it
+        warnings += (locator.at(["allow_no_stopping_rules"],
+                                "warning: this policy stops nothing (no rule blocks or quarantines; "
+                                "allow_no_stopping_rules: true)", key=True),)
     if policy.identity.header and not policy.identity.trusted_networks:
         warnings += (locator.at(["identity", "header"],
                                 f"warning: identity.header {policy.identity.header} is ignored: "
@@ -334,6 +358,8 @@ def parse_policy(raw: bytes, path: str = "<string>") -> Policy:
 
 def _schema_message(err: jsonschema.ValidationError) -> str:
     where = ".".join(str(x) for x in err.absolute_path) or "(top level)"
+    if err.validator == "required" and not err.absolute_path and "'version'" in err.message:
+        return "version is missing: a policy file must say `version: 1` (the schema version it is written for)"
     if err.validator == "additionalProperties":
         extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
         allowed = ", ".join(sorted(err.schema.get("properties", {})))
@@ -403,6 +429,7 @@ def _semantic_problems(data: dict[str, Any], loc: _Locator) -> list[ConfigProble
         problem = _network_problem(cidr)
         if problem:
             problems.append(loc.at(["identity", "trusted_networks", i], problem))
+    problems.extend(_stopping_problems(data, loc))
     state = data.get("state") or {}
     if state.get("backend") == "redis" and not state.get("url"):
         problems.append(loc.at(["state"], "state.backend redis needs state.url (redis://host:port/db)"))
@@ -433,6 +460,21 @@ def _semantic_problems(data: dict[str, Any], loc: _Locator) -> list[ConfigProble
             except ValueError as e:
                 problems.append(loc.at(["inspect", key], str(e)))
     return problems
+
+
+def _stopping_problems(data: dict[str, Any], loc: _Locator) -> list[ConfigProblem]:
+    """A policy with no rule that blocks or quarantines would let everything through: an
+    error unless the file says ``allow_no_stopping_rules: true``."""
+    rules = data.get("rules") or []
+    if data.get("allow_no_stopping_rules") or any(r["action"] in STOPPING_ACTIONS for r in rules):
+        return []
+    fix = "add one, or set allow_no_stopping_rules: true if a policy that stops nothing is intended"
+    if not rules:
+        return [loc.at(["rules"] if "rules" in data else [], f"policy would stop nothing: it has no rules ({fix})",
+                       key=True)]
+    actions = ", ".join(sorted({r["action"] for r in rules}))
+    return [loc.at(["rules"], f"policy would stop nothing: none of its {len(rules)} rules blocks or quarantines "
+                              f"(actions: {actions}; {fix})", key=True)]
 
 
 def _build(data: dict[str, Any], path: str, sha: str) -> Policy:
@@ -535,6 +577,7 @@ def _build(data: dict[str, Any], path: str, sha: str) -> Policy:
         webhook=webhook,
         incidents=incident_settings,
         tunnels=tunnels,
+        allow_no_stopping_rules=bool(data.get("allow_no_stopping_rules", False)),
         path=path,
         sha256=sha,
     )

@@ -11,7 +11,8 @@ HEADER = "X-Authenticated-User"
 
 
 def identity(networks: str = "[10.0.0.0/8, 'fd00:1::/32']", header: str = HEADER):
-    return parse_policy(f"version: 1\nidentity: {{header: {header}, trusted_networks: {networks}}}\n".encode()).identity
+    return parse_policy(f"version: 1\nallow_no_stopping_rules: true\n"
+                        f"identity: {{header: {header}, trusted_networks: {networks}}}\n".encode()).identity
 
 
 @pytest.mark.parametrize("client_ip, believed", [
@@ -35,7 +36,8 @@ def test_the_header_is_believed_only_from_trusted_networks(client_ip, believed):
 
 
 def test_without_trusted_networks_the_header_is_never_believed():
-    pol = parse_policy(f"version: 1\nidentity: {{header: {HEADER}}}\n".encode(), "p.yaml")
+    pol = parse_policy(f"version: 1\nidentity: {{header: {HEADER}}}\n"
+                       "rules: [{name: bulk, when: {persons: 1000}, action: block}]\n".encode(), "p.yaml")
     assert pol.identity.trusted_networks == ()
     assert resolve_user(None, "hanako", "127.0.0.1", pol.identity) is None
     # and the policy says so, at the header's position (check-config prints it, dlp run logs it)

@@ -50,7 +50,7 @@ def test_uninspectable_reasons_and_engine_errors_have_actions(policy):
 
 
 def test_defaults_when_keys_are_absent():
-    pol = parse_policy(b"version: 1\n", "min.yaml")
+    pol = parse_policy(b"version: 1\nallow_no_stopping_rules: true\n", "min.yaml")
     assert pol.rules == () and pol.inspect.max_body == 64 * 2**20
     assert pol.inspect.action_for("encrypted") == "quarantine"
     assert pol.inspect.action_for("too_large") == "block"
@@ -217,7 +217,8 @@ def _run(state: MemoryState, pol, r: ScanResult, user: str | None, ip: str = "10
 
 def test_per_accepts_one_key_or_a_list():
     def per(value: str):
-        text = f"version: 1\nrules: [{{name: d, when: {{window: {{persons: 5, period: 1d{value}}}}}, action: log}}]\n"
+        text = (f"version: 1\nallow_no_stopping_rules: true\n"
+                f"rules: [{{name: d, when: {{window: {{persons: 5, period: 1d{value}}}}}, action: log}}]\n")
         return parse_policy(text.encode()).rules[0].when.window.per
 
     assert per("") == ("user",)
@@ -345,13 +346,14 @@ def test_identity_and_window_subject_errors(text, message):
 # -- tunnels ---------------------------------------------------------------------------------
 
 def test_tunnels_default_to_refusing_everything():
-    tunnels = parse_policy(b"version: 1\n", "min.yaml").tunnels
+    tunnels = parse_policy(b"version: 1\nallow_no_stopping_rules: true\n", "min.yaml").tunnels
     assert tunnels.allow == () and tunnels.inspect is False and tunnels.carry == 64 * 2**10
     assert not tunnels.allows("example.com", 443)
 
 
 def test_tunnel_globs_match_host_case_insensitively_and_port():
-    tunnels = parse_policy(b'version: 1\ntunnels: {allow: ["MX.Example.com:25", "*.example.net:*", '
+    tunnels = parse_policy(b'version: 1\nallow_no_stopping_rules: true\n'
+                           b'tunnels: {allow: ["MX.Example.com:25", "*.example.net:*", '
                            b'"10.0.0.5:2?", "[2001:db8::1]:22"], inspect: true, carry: 1KiB}\n').tunnels
     assert tunnels.inspect and tunnels.carry == 1024
     assert tunnels.allows("mx.example.COM", 25) and not tunnels.allows("mx.example.com", 587)

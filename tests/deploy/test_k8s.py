@@ -3,7 +3,7 @@ the Kubernetes OpenAPI schemas (kubernetes-validate), `kubectl kustomize` builds
 the Secret from make-secrets.sh, the pieces refer to each other correctly, and a pod run the
 way the manifests describe it (same args, probes, ConfigMap policy, Secret files, init step)
 serves HTTPS with the Secret's CA, keeps state in Redis and quarantines with the Secret's
-key."""
+key, with the Secret's files as group-readable as a Secret volume makes them."""
 
 from __future__ import annotations
 
@@ -144,7 +144,7 @@ def test_services_and_pdb_select_the_pods():
     assert pdb["spec"].get("maxUnavailable", 0) < sekimori()["spec"]["replicas"]
 
 
-def test_configmap_policy_is_valid_and_points_at_the_cluster_redis_and_secret():
+def test_configmap_policy_is_valid_and_points_at_the_cluster_redis_and_the_copied_key():
     policy = parse_policy(configmap_policy().encode(), "configmap.yaml:dlp.yaml")
     ns = yaml.safe_load((K8S / "kustomization.yaml").read_text())["namespace"]
     assert policy.state.backend == "redis"
@@ -152,8 +152,14 @@ def test_configmap_policy_is_valid_and_points_at_the_cluster_redis_and_secret():
     redis_svc = kind("Service", "redis")
     assert url.hostname == f"{redis_svc['metadata']['name']}.{ns}.svc.cluster.local"
     assert url.port == redis_svc["spec"]["ports"][0]["port"]
-    secrets_mount = next(m["mountPath"] for m in container()["volumeMounts"] if m["name"] == "secrets")
-    assert policy.quarantine.key_file == f"{secrets_mount}/quarantine.key"
+    # The init container copies the Secret's key 0600 into the data volume, where the policy reads it.
+    args = container()["args"]
+    data_dir = args[args.index("--data-dir") + 1]
+    init = next(c for c in sekimori()["spec"]["template"]["spec"]["initContainers"] if c["name"] == "install-keys")
+    assert policy.quarantine.key_file == f"{data_dir}/quarantine.key"
+    assert f"install -m 0600 /etc/sekimori/secrets/quarantine.key {policy.quarantine.key_file}" in init["command"][-1]
+    # The proxy itself does not mount the Secret: only the init container reads it.
+    assert "secrets" not in {m["name"] for m in container()["volumeMounts"]}
 
 
 def test_deploy_policies_follow_the_shipped_one():
@@ -194,6 +200,10 @@ class PodFS:
 def test_a_pod_as_the_manifests_describe_it(tmp_path):
     fs = PodFS(tmp_path)
     make_secrets(fs.roots["/etc/sekimori/secrets"])
+    # A Secret volume's files have its defaultMode, group-readable at least under fsGroup.
+    [secret_vol] = [v for v in sekimori()["spec"]["template"]["spec"]["volumes"] if "secret" in v]
+    for f in fs.roots["/etc/sekimori/secrets"].iterdir():
+        f.chmod(secret_vol["secret"]["defaultMode"] | 0o040)
     redis = RedisServer().start()
     upstream = Upstream(tls_cert=self_signed(tmp_path)).start()
     proc = None
@@ -202,7 +212,7 @@ def test_a_pod_as_the_manifests_describe_it(tmp_path):
         policy = fs(configmap_policy()).replace("redis://redis.sekimori.svc.cluster.local:6379/0", redis.url)
         (fs.roots["/etc/sekimori/config"] / "dlp.yaml").write_text(policy)
         # The init container.
-        init = next(c for c in sekimori()["spec"]["template"]["spec"]["initContainers"] if c["name"] == "install-ca")
+        init = next(c for c in sekimori()["spec"]["template"]["spec"]["initContainers"] if c["name"] == "install-keys")
         subprocess.run([fs(a) for a in init["command"]], check=True, timeout=30)
         # The container's args, on free loopback ports.
         proxy_port, metrics_port = free_port(), free_port()
@@ -235,9 +245,12 @@ def test_a_pod_as_the_manifests_describe_it(tmp_path):
         assert upload(body, ctype) == 403                               # bulk-review: quarantine
         assert len(upstream.received) == 1
 
-        # Held with the Secret's key: no key of its own was written, and the item reads back.
+        # Held with the Secret's key (copied 0600 by the init container, no key of its own
+        # written), and the item reads back.
         data = fs.roots["/var/lib/sekimori"]
-        assert not (data / "quarantine.key").exists()
+        key_copy = data / "quarantine.key"
+        assert key_copy.read_bytes() == (fs.roots["/etc/sekimori/secrets"] / "quarantine.key").read_bytes()
+        assert key_copy.stat().st_mode & 0o777 == 0o600
         common = ["--data-dir", str(data), "--config", str(fs.roots["/etc/sekimori/config"] / "dlp.yaml")]
         listed = subprocess.run([*DLP, "quarantine", "list", "--json", *common], cwd=REPO, capture_output=True,
                                 text=True, timeout=60)

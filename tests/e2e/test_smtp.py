@@ -254,7 +254,8 @@ def test_port_in_use_makes_dlp_run_fail_clearly(tmp_path, module_sink):
         busy.listen()
         port = busy.getsockname()[1]
         cfg = tmp_path / "dlp.yaml"
-        cfg.write_text(f"version: 1\nsmtp: {{listen: '127.0.0.1:{port}', upstream: '127.0.0.1:{module_sink.port}'}}\n")
+        cfg.write_text(f"version: 1\nallow_no_stopping_rules: true\n"
+                       f"smtp: {{listen: '127.0.0.1:{port}', upstream: '127.0.0.1:{module_sink.port}'}}\n")
         args = [*DLP, "run", "--config", str(cfg), "--listen", f"127.0.0.1:{free_port()}",
                 "--metrics", f"127.0.0.1:{free_port()}", "--data-dir", str(tmp_path / "var")]
         done = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=60)
