@@ -33,6 +33,7 @@ log = logging.getLogger("sekimori")
 PROTECTED_OPTIONS = {
     "stream_large_bodies": "bodies would be forwarded before they are inspected",
     "body_size_limit": "set inspect.max_body in the policy file instead",
+    "validate_inbound_headers": "requests with both Content-Length and Transfer-Encoding would be forwarded",
     "confdir": "use --data-dir; the CA lives in <data-dir>/mitmproxy",
     "listen_host": "use --listen",
     "listen_port": "use --listen",
