@@ -4,30 +4,17 @@ it; brotli once stopped after the first slices' output and called every such bod
 
 import functools
 import gzip
-import random
 import zlib
 
 import brotli
 import pytest
+from benign_logs import access_log
 
 from dlp.config import InspectSettings
 from dlp.extract.budget import Budget, Uninspectable
 from dlp.extract.content_encoding import decode_body, zstd
 
-
-def access_log(lines: int = 20_000, seed: int = 13) -> bytes:
-    rnd = random.Random(seed)
-    agents = ("X11; Linux x86_64", "Windows NT 10.0; Win64; x64", "Macintosh; Intel Mac OS X 14_5")
-    return "".join(
-        f'10.0.{rnd.randrange(256)}.{rnd.randrange(256)} - - [10/Oct/2026:13:{i // 60 % 60:02d}:{i % 60:02d} +0900] '
-        f'"GET /api/v1/items/{rnd.randrange(10**6)}?page={rnd.randrange(1, 99)} HTTP/1.1" {rnd.choice((200, 304))} '
-        f'{rnd.randrange(100, 99_999)} "-" "Mozilla/5.0 ({rnd.choice(agents)})"\n'
-        for i in range(lines)
-    ).encode()
-
-
 LOG = access_log()
-
 
 LOG_1M = LOG[: LOG.index(b"\n", 1_200_000) + 1]
 
