@@ -28,6 +28,10 @@ No addon hook can reach these places, so they are patched in-process, once, by `
   ``_h1_client_send``): without it the upstream lost the body of any HTTP/2 upload sent
   without Content-Length.
 
+* **Responses are not capped.** ``body_size_limit`` (= inspect.max_body) is meant for what
+  leaves; mitmproxy applies it to responses too, so every download over 64 MiB failed with
+  502. Responses are exempt here and streamed by the web addon (never buffered).
+
 HTTP/3 is not patched: ``dlp run`` listens in regular proxy mode over TCP only.
 """
 
@@ -111,6 +115,7 @@ def install(pages: Pages | None = None) -> None:
     if version.VERSION != WRITTEN_FOR:
         log.warning("mitmproxy %s: the HTTP layer patches were written for %s", version.VERSION, WRITTEN_FOR)
     HttpStream.handle_event = _stream_handle_event(HttpStream.handle_event)  # type: ignore[method-assign]
+    HttpStream.check_body_size = _requests_only(HttpStream.check_body_size)  # type: ignore[method-assign]
     _http1.Http1Server.send = _h1_server_send(_http1.Http1Server.send)  # type: ignore[method-assign]
     _http1.Http1Server._handle_event = _h1_server_handle_event(_http1.Http1Server._handle_event)  # type: ignore
     _http1.Http1Client.send = _h1_client_send(_http1.Http1Client.send)  # type: ignore[method-assign]
@@ -215,6 +220,15 @@ def _h2_handle_event(orig: Handler) -> Handler:
                 return
         yield from orig(self, event)
     return _handle_event
+
+
+def _requests_only(orig: Handler) -> Handler:
+    @functools.wraps(orig)
+    def check_body_size(self: HttpStream, request: bool) -> Iterator[commands.Command]:
+        if not request:
+            return False
+        return (yield from orig(self, request))
+    return check_body_size
 
 
 # --- HTTP/1 trailers -----------------------------------------------------------------------

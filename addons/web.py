@@ -90,6 +90,12 @@ class SekimoriWeb:
         if decision.action in STOP_ACTIONS:
             self._stop(flow, decision, scan)
 
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        """What comes back is never inspected: it passes as it arrives, neither buffered nor
+        capped by inspect.max_body (which mitmproxy's body_size_limit would apply to it)."""
+        if flow.response is not None:
+            flow.response.stream = True
+
     async def websocket_message(self, flow: http.HTTPFlow) -> None:
         """Each message the client sends is a transfer too; a stopped one is dropped."""
         assert flow.websocket is not None

@@ -156,6 +156,20 @@ def test_upstream_chunked_response_with_trailers_reaches_the_client(dlp):
         server.stop()
 
 
+def test_download_larger_than_max_body_arrives_whole(dlp):
+    """inspect.max_body caps what leaves; mitmproxy applied it to responses too (502 for every
+    download over the limit). Responses now stream through, unbuffered."""
+    big = random.Random(8).randbytes(MAX_BODY * 3)
+    server = RawUpstream(reply=b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(big)
+                         + big).start()
+    try:
+        data = exchange(dlp.port, request_head("GET", url(server, "/installer.bin"), [host(server)]), until=None)
+        [answer] = read_answers(data)
+        assert answer.status == 200 and hashlib.sha256(answer.body).digest() == hashlib.sha256(big).digest()
+    finally:
+        server.stop()
+
+
 # -- HTTP/2 toward the client (CONNECT, TLS with ALPN h2), HTTP/1.1 upstream ------------------
 
 @pytest.fixture
