@@ -408,6 +408,20 @@ def test_unreachable_upstream_gets_sekimori_502_page(dlp):
     assert "送信先に接続できなかった" in answer.text()
 
 
+def test_no_mitmproxy_onboarding_pages(tmp_path, up):
+    """mitmproxy's onboarding app answers requests to its host (mitm.it) with its own pages;
+    dlp run switches it off, so such a request is an ordinary one. (The host is pointed at the
+    recording upstream to see that without DNS.)"""
+    cfg = tmp_path / "dlp.yaml"
+    cfg.write_text(POLICY)
+    proc = DlpProcess(cfg, tmp_path / "var", ["--set", "onboarding_host=127.0.0.1"]).start()
+    try:
+        [answer] = read_answers(exchange(proc.port, request_head("GET", url(up, "/cert"), [host(up)]), timeout=5))
+    finally:
+        assert proc.stop() == 0
+    assert answer.status == 200 and answer.body == b"ok" and [r.target for r in up.received] == ["/cert"]
+
+
 def test_block_page_has_no_server_header(dlp, up, bulk_csv):
     head = request_head("POST", url(up), [host(up), ("Content-Length", str(len(bulk_csv)))])
     [answer] = read_answers(exchange(dlp.port, head + bulk_csv, timeout=5))
