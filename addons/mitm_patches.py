@@ -10,8 +10,8 @@ No addon hook can reach these places, so they are patched in-process, once, by `
   Each client-bound error of an ``HttpStream`` is turned into a ``Refusal`` that carries the
   page ``pages(flow, status, message)`` gives, and the connection layers write that page
   instead of theirs, with the same framing (HTTP/1: the page, then close; HTTP/2: the page
-  on that stream; an HTTP/1 refusal sent while the body is still coming closes only our side
-  and drops the rest for up to ``LINGER_SECONDS``, so a client that uploads the whole body
+  on that stream; an HTTP/1 refusal sent while the body is still coming reads and drops the
+  rest for up to ``LINGER_SECONDS`` before closing, so a client that uploads the whole body
   before reading, as most do, gets the page and not a reset). Pages without a flow (an
   unparseable request head) come from the same provider with ``flow=None``.
 * **HTTP/1 trailers.** mitmproxy raises ``NotImplementedError("HTTP trailers are not
@@ -185,9 +185,13 @@ def _h1_server_send(orig: Handler) -> Handler:
                 yield commands.CloseConnection(self.conn)
                 return
             # The client may still be sending the body (a 413 comes before it is read): closing
-            # now would answer its next bytes with a reset that destroys the page unread. Close
-            # our side only, read and drop what still comes, and close for good after a while.
-            yield commands.CloseTcpConnection(self.conn, half_close=True)
+            # now would answer its next bytes with a reset that destroys the page unread. Keep
+            # reading and dropping what still comes (the page says Connection: close and has a
+            # length, so the client needs no EOF), and close when the client does or after a
+            # while. Not a half-close: inside a CONNECT tunnel mitmproxy turns that into a full
+            # close, and a close while the client is still sending can leave the socket open
+            # and unread for good (its reader task is cancelled while waiting for the event
+            # lock and skips closing the transport), with the client blocked in its write.
             self._sekimori_linger = commands.RequestWakeup(LINGER_SECONDS)  # type: ignore[attr-defined]
             yield self._sekimori_linger  # type: ignore[attr-defined]
             return

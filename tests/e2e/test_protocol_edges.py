@@ -398,6 +398,25 @@ def test_client_that_uploads_everything_before_reading_still_gets_the_413_page(d
     nothing_upstream(up)
 
 
+def test_https_client_that_uploads_everything_before_reading_gets_the_413_page(dlp, tmp_path):
+    """The same inside a CONNECT tunnel, where mitmproxy turns any close of the inner
+    connection into a close of the whole client connection."""
+    import ssl
+    server = RawUpstream(tls_cert=self_signed(tmp_path)).start()
+    try:
+        conn = http.client.HTTPSConnection("127.0.0.1", dlp.port, timeout=30,
+                                           context=ssl.create_default_context(cafile=str(dlp.ca)))
+        conn.set_tunnel("localhost", server.port)
+        conn.request("POST", "/big", body=b"z" * (MAX_BODY * 16), headers={"Accept": "application/json"})
+        resp = conn.getresponse()
+        doc = json.loads(resp.read())
+        conn.close()
+        assert resp.status == 413 and resp.getheader("Server") is None and doc["uninspectable"] == ["too_large"]
+        assert server.received == [] and server.connections == 0
+    finally:
+        server.stop()
+
+
 # -- what mitmproxy answered by itself: 502 --------------------------------------------------
 
 def test_unreachable_upstream_gets_sekimori_502_page(dlp):
