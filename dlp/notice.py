@@ -1,6 +1,10 @@
 """What a person meets when a transfer is stopped: a short page in Japanese then English,
 or JSON for API clients. It says what happened, which rule, the incident id, how many
-persons' records were found and whom to contact, and never echoes the data itself."""
+persons' records were found and whom to contact, and never echoes the data itself.
+
+``render`` is the page of a policy verdict (403, and 413 for a body over inspect.max_body);
+``render_error`` the page of a request the proxy could not carry (400 malformed, 502 the
+destination unreachable), so every answer the proxy writes itself is Sekimori's own."""
 
 from __future__ import annotations
 
@@ -87,3 +91,40 @@ code{{background:#eee;padding:0 .3em}}section{{border-top:1px solid #ccc;margin-
 {contact_en}</section>
 </body></html>
 """
+
+
+ERRORS = {
+    # status: (JSON error key, Japanese, English)
+    400: ("bad_request", "リクエストの形式が正しくないため、送信を拒否しました",
+          "The request was malformed and was refused"),
+    413: ("too_large", "送信内容が大きすぎるため、送信を拒否しました", "The request was too large and was refused"),
+    502: ("bad_gateway", "送信先に接続できなかったか、送信先の応答が正しくありませんでした",
+          "The destination could not be reached or gave an invalid answer"),
+}
+GENERIC_ERROR = ("proxy_error", "プロキシがこのリクエストを処理できませんでした",
+                 "The proxy could not handle this request")
+
+
+def render_error(status: int, contact: str, accept: str, detail: str = "") -> tuple[bytes, str]:
+    """Body and content type of an answer that is not a policy verdict: a request the proxy
+    could not carry. ``detail`` (e.g. the connection error) is shown escaped; it must not
+    carry request content."""
+    key, ja, en = ERRORS.get(status, GENERIC_ERROR)
+    if wants_json(accept):
+        doc = {"error": key, "status": status, "message": en + ".", "detail": detail or None,
+               "contact": contact or None}
+        return json.dumps(doc, ensure_ascii=False).encode(), "application/json; charset=utf-8"
+    e = html.escape
+    detail_html = f"<p><code>{e(detail)}</code></p>" if detail else ""
+    contact_ja = f"<p>お問い合わせ先: {e(contact)}</p>" if contact else ""
+    contact_en = f"<p>Contact: {e(contact)}</p>" if contact else ""
+    page = f"""<!doctype html>
+<html lang="ja"><head><meta charset="utf-8"><title>{status} - Sekimori</title>
+<style>body{{font-family:sans-serif;max-width:40em;margin:2em auto;line-height:1.6}}
+code{{background:#eee;padding:0 .3em}}section{{border-top:1px solid #ccc;margin-top:1.5em}}</style></head>
+<body>
+<section lang="ja"><h1>{e(ja)}</h1>{detail_html}{contact_ja}</section>
+<section lang="en"><h1>{e(en)}</h1>{detail_html}{contact_en}</section>
+</body></html>
+"""
+    return page.encode(), "text/html; charset=utf-8"

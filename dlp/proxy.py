@@ -1,9 +1,11 @@
 """Starts mitmproxy 12 in-process with the Sekimori addons (``dlp run``).
 
-Options that decide whether blocking can work are set here and protected: bodies are always
-buffered (``stream_large_bodies`` would forward before inspection), ``body_size_limit`` is
-``inspect.max_body``, and connections to upstream are lazy so a blocked upload never even
-opens a connection to its destination.
+Options that decide whether blocking can work are set here and protected: request bodies are
+always buffered (``stream_large_bodies`` would forward before inspection), ``body_size_limit``
+is ``inspect.max_body`` (for requests only: responses stream, see ``addons/mitm_patches.py``),
+requests with conflicting framing headers are always refused (``validate_inbound_headers``),
+and connections to upstream are lazy so a blocked upload never even opens a connection to
+its destination.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ log = logging.getLogger("sekimori")
 PROTECTED_OPTIONS = {
     "stream_large_bodies": "bodies would be forwarded before they are inspected",
     "body_size_limit": "set inspect.max_body in the policy file instead",
+    "validate_inbound_headers": "requests with both Content-Length and Transfer-Encoding would be forwarded",
     "confdir": "use --data-dir; the CA lives in <data-dir>/mitmproxy",
     "listen_host": "use --listen",
     "listen_port": "use --listen",
@@ -102,8 +105,9 @@ async def _serve(settings: RunSettings) -> None:
     watcher = PolicyWatcher(Path(settings.policy.path), settings.policy, settings.metrics, runtime.swap)
     watcher.start()
     runtime.start()
-    # These options are declared by the default addons, so they exist only now.
-    opts.update(body_size_limit=str(settings.policy.inspect.max_body), connection_strategy="lazy")
+    # These options are declared by the default addons, so they exist only now. The onboarding
+    # app would answer http://mitm.it/ with mitmproxy's own pages (the CA path is in the banner).
+    opts.update(body_size_limit=str(settings.policy.inspect.max_body), connection_strategy="lazy", onboarding=False)
     _apply_sets(opts, settings.mitm_sets)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
