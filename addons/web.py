@@ -22,6 +22,7 @@ from functools import partial
 from mitmproxy import http
 
 from addons import mitm_patches
+from addons.admission import REFUSED
 from dlp import identity, notice
 from dlp.extract.request import carries_content
 from dlp.model import Decision, ScanResult, Transfer
@@ -86,7 +87,8 @@ class SekimoriWeb:
         if not body and (not carries_content(req.path, headers) or self.runtime.request_is_clean(req.path, headers)):
             return  # ordinary browsing: nothing to read, or nothing found in what there is
         transfer = self._transfer(flow, body, headers)
-        scan, decision = await self.runtime.inspect(transfer, partial(_held, req, headers, body), quiet=not body)
+        scan, decision = await self.runtime.inspect(transfer, partial(_held, req, headers, body), quiet=not body,
+                                                    refused=flow.metadata.get(REFUSED))
         if decision.action in STOP_ACTIONS:
             self._stop(flow, decision, scan)
 

@@ -6,6 +6,8 @@ in the same run where a baseline applies. Writes bench/out/load.json.
 - memory: peak resident memory of ``dlp run`` and its scanner processes together while 20
   clients upload 50 MB bodies at once, three rounds. Target: < 1.5 GB, no growth over the
   rounds.
+
+``--memory-only`` skips the head-of-line measure.
 """
 
 from __future__ import annotations
@@ -138,7 +140,7 @@ def main() -> None:
             for name, proc in procs.items():
                 _wait_port(ports[name], proc)
             time.sleep(3)
-            for name in procs:
+            for name in ([] if "--memory-only" in sys.argv else procs):
                 hol = head_of_line(ports[name], upstream.port, big, small)
                 report[f"head_of_line_{name}"] = hol
                 print(f"head-of-line {name:8s} small p50 {hol['small_p50_ms']} ms  p99 {hol['small_p99_ms']} ms"

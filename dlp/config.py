@@ -96,6 +96,7 @@ class InspectSettings:
     workers: int = 2
     queue_max: int = 256
     queue_wait: float = 30.0
+    max_in_flight: int = 256 * 2**20
     on_uninspectable: dict[str, str] = field(
         default_factory=lambda: {"encrypted": "quarantine", "default": "block"}
     )
@@ -453,7 +454,8 @@ def _semantic_problems(data: dict[str, Any], loc: _Locator) -> list[ConfigProble
         except ValueError as e:
             problems.append(loc.at(["smtp", "max_message"], str(e)))
     for key, parse in (("max_body", parse_size), ("max_expanded", parse_size),
-                       ("inline_max", parse_size), ("timeout", parse_duration), ("queue_wait", parse_duration)):
+                       ("inline_max", parse_size), ("timeout", parse_duration), ("queue_wait", parse_duration),
+                       ("max_in_flight", parse_size)):
         if key in inspect:
             try:
                 parse(inspect[key])
@@ -493,6 +495,7 @@ def _build(data: dict[str, Any], path: str, sha: str) -> Policy:
         workers=int(ins.get("workers", base.workers)),
         queue_max=int(ins.get("queue_max", base.queue_max)),
         queue_wait=parse_duration(ins.get("queue_wait", base.queue_wait)),
+        max_in_flight=parse_size(ins.get("max_in_flight", base.max_in_flight)),
         on_uninspectable=on_unins,
         on_error=ins.get("on_error", base.on_error),
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -22,6 +23,7 @@ from pathlib import Path
 from mitmproxy import addons as mitm_addons
 from mitmproxy import exceptions, master, options
 
+from addons.admission import SekimoriAdmission
 from addons.mail import SekimoriMail
 from addons.tunnel import SekimoriTunnel
 from addons.web import SekimoriWeb
@@ -101,7 +103,8 @@ async def _serve(settings: RunSettings) -> None:
     m = master.Master(opts)
     runtime = Runtime(settings.policy, settings.data_dir, settings.metrics)
     m.addons.add(*mitm_addons.default_addons())
-    m.addons.add(SekimoriWeb(runtime), SekimoriTunnel(runtime), SekimoriMail(runtime), Banner(settings))
+    m.addons.add(SekimoriAdmission(runtime), SekimoriWeb(runtime), SekimoriTunnel(runtime), SekimoriMail(runtime),
+                 Banner(settings))
     watcher = PolicyWatcher(Path(settings.policy.path), settings.policy, settings.metrics, runtime.swap)
     watcher.start()
     runtime.start()
@@ -109,6 +112,10 @@ async def _serve(settings: RunSettings) -> None:
     # app would answer http://mitm.it/ with mitmproxy's own pages (the CA path is in the banner).
     opts.update(body_size_limit=str(settings.policy.inspect.max_body), connection_strategy="lazy", onboarding=False)
     _apply_sets(opts, settings.mitm_sets)
+    # Everything loaded so far lives as long as the process: out of the collector's sight, a
+    # full collection (after a burst of large uploads, see addons/admission.py) stays cheap.
+    gc.collect()
+    gc.freeze()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, m.shutdown)

@@ -103,7 +103,7 @@ class Runtime:
             return False
 
     async def inspect(self, transfer: Transfer, held: Callable[[], Held] | None = None,
-                      quiet: bool = False) -> tuple[ScanResult, Decision]:
+                      quiet: bool = False, refused: tuple[str, str] | None = None) -> tuple[ScanResult, Decision]:
         """Scan, decide, act on the store side (quarantine, approvals) and record.
 
         ``held`` builds what a quarantine verdict keeps (the request line, headers and body,
@@ -111,9 +111,15 @@ class Runtime:
         quarantine verdict has nothing to hold and becomes a block. ``quiet``: a scan that
         found nothing at all (no finding, nothing uninspectable) is allowed without a
         decision, record or metric; the web addon asks so for requests without a body, which
-        are browsing, not uploads, unless they carry something."""
+        are browsing, not uploads, unless they carry something. ``refused``: (reason,
+        message) of a transfer the front end could not take in for a scan (overloaded): it is
+        uninspectable without one."""
         pol = self.policy  # one policy for the whole transfer, even if a reload happens
-        scan = await self.pool.scan(transfer, pol.inspect, pol.detectors_enabled)
+        if refused is not None:
+            scan = ScanResult()
+            scan.mark_uninspectable(*refused)
+        else:
+            scan = await self.pool.scan(transfer, pol.inspect, pol.detectors_enabled)
         if quiet and not (scan.findings or scan.uninspectable or scan.engine_error):
             return scan, Decision("allow")
         decision = await self.decide(transfer, scan, pol)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-from dlp import engine
+from dlp import engine, memtrim
 from dlp.config import InspectSettings
 from dlp.extract.budget import Offload
 from dlp.model import ScanResult, Transfer
@@ -65,6 +65,9 @@ def _serve(conn: Connection) -> None:
         except (EOFError, OSError):
             return
         conn.send(scan(transfer, limits, enabled))
+        if len(transfer.body) >= memtrim.LARGE:
+            del transfer
+            memtrim.trim()
 
 
 class _Worker:

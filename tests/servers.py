@@ -48,6 +48,8 @@ class Upstream:
     tls_cert: tuple[Path, Path] | None = None
     received: list[Received] = field(default_factory=list)
     connections: int = 0
+    reply_delay: float = 0.0
+    """Seconds between receiving a request and answering it (a slow destination)."""
 
     def start(self) -> Upstream:
         upstream = self
@@ -60,6 +62,8 @@ class Upstream:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
                 upstream.received.append(Received(self.command, self.path, dict(self.headers), body))
+                if upstream.reply_delay:
+                    time.sleep(upstream.reply_delay)
                 reply = b"ok"
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(reply)))
