@@ -142,6 +142,7 @@ class ScanPool:
         self._busy_large = 0
         self._lanes: dict[bool, list[_Waiting]] = {False: [], True: []}  # large? -> heap
         self._seq = itertools.count()
+        self._waiting = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         self.depth = 0
@@ -152,7 +153,8 @@ class ScanPool:
 
     @property
     def waiting(self) -> int:
-        return len(self._lanes[False]) + len(self._lanes[True])
+        """Transfers waiting for a worker (entries given up stay in the heaps until popped)."""
+        return self._waiting
 
     def start(self) -> None:
         """Start the workers now, so the first upload does not wait for them."""
@@ -196,6 +198,7 @@ class ScanPool:
         """A worker for this transfer, or None if none came within ``queue_wait``."""
         entry = _Waiting(size, next(self._seq), asyncio.get_running_loop().create_future())
         heapq.heappush(self._lanes[large], entry)
+        self._waiting += 1
         queued = time.monotonic()
         self._ensure()
         self._dispatch()
@@ -204,6 +207,7 @@ class ScanPool:
         except (TimeoutError, asyncio.CancelledError) as e:
             if not entry.granted.done():
                 entry.granted.cancel()  # the dispatcher skips it
+                self._waiting -= 1
                 if isinstance(e, asyncio.CancelledError):
                     raise
                 return None
@@ -250,6 +254,7 @@ class ScanPool:
                     self._busy_large += 1  # until the transfer's scan ends (see _queued)
             if entry is None:
                 return
+            self._waiting -= 1
             entry.granted.set_result(self._idle.pop())
 
     @staticmethod
@@ -306,6 +311,7 @@ class ScanPool:
                 if not entry.granted.done():
                     entry.granted.cancel()
             lane.clear()
+        self._waiting = 0
         for worker in list(self._all):
             worker.kill()
         self._all.clear()

@@ -184,3 +184,27 @@ def test_a_small_body_that_expands_is_scanned_by_a_worker_not_on_the_loop():
     result, worst_gap = _run(pool, scenario)
     assert result.findings.get("phone") == 1 and not result.uninspectable
     assert worst_gap < 0.1
+
+
+def test_waits_given_up_do_not_fill_the_queue():
+    """Transfers that stopped waiting leave their entries in the queue until a worker pops
+    them; they must not count as waiting, or the queue would report itself full."""
+    limits = InspectSettings(timeout=30, inline_max=0, queue_max=2, queue_wait=0.5)
+    pool = ScanPool(1)
+    pool.scan_function = _sleepy_scan
+
+    async def scenario():
+        await asyncio.sleep(1.5)
+        busy = asyncio.create_task(pool.scan(Transfer("http", _body(2.5, 20_000)), limits, ALL))
+        await asyncio.sleep(0.2)
+        gave_up = await asyncio.gather(*(pool.scan(Transfer("http", _body(0, 20_000)), limits, ALL)
+                                         for _ in range(2)))
+        later = await asyncio.gather(*(pool.scan(Transfer("http", _body(0, 20_000)), limits, ALL)
+                                       for _ in range(2)))
+        return gave_up, later, await busy
+
+    gave_up, later, busy = _run(pool, scenario)
+    assert not busy.uninspectable
+    for result in gave_up + later:
+        assert result.uninspectable == ["overloaded"]
+        assert not any("queue full" in e for e in result.errors), result.errors
