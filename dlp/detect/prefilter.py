@@ -44,6 +44,12 @@ class _Edge(NamedTuple):
 _NUMBER_EDGE = _Edge(frozenset("0123456789()/- +"), re.compile(r"[0-9()/\- +]*"))
 _WORD_EDGE = _Edge(frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"),
                    re.compile(r"[A-Za-z0-9_]*"))
+DENSE_CHECK = 64
+"""Numeric candidates between two looks at their density."""
+DENSE_SPACING = 512
+"""Characters per numeric candidate under which a text is dense in numbers: the rest of it is
+one window (the token pass runs over it in C, where a window per candidate would cost a
+Python round trip into RE2 each: a table whose every row holds an id or an amount)."""
 _MAX_MEM = 64 << 20
 """RE2's memory for the combined DFA (the default 8 MiB makes it fall back to the slow NFA)."""
 
@@ -76,8 +82,15 @@ class Prefilter:
             own: list[tuple[int, int]] = []
             cursor = _Cursor(text)
             pos = 0
+            count, checked_at = 0, 0
             while (found := cursor.search(self.numbers, pos)) is not None:
                 start, end, _m = found
+                count += 1
+                if count % DENSE_CHECK == 0:
+                    if start - checked_at < DENSE_CHECK * DENSE_SPACING:
+                        _add_window(own, text, start, len(text), NUMBER_MARGIN, _NUMBER_EDGE)
+                        break
+                    checked_at = start
                 _add_window(own, text, start, end, NUMBER_MARGIN, _NUMBER_EDGE)
                 # A window ends where number-like characters end, so no candidate that starts
                 # inside it reaches beyond it: go on from its end, not from each match's
