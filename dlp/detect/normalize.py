@@ -7,6 +7,7 @@ in the folded text is the offset in the original. ``nfkc`` is for building count
 values already found.
 """
 
+import functools
 import re
 import unicodedata
 
@@ -55,7 +56,35 @@ def fold(text: str) -> str:
     return text
 
 
+_SPACING_MARKS = str.maketrans("\u309b\u309c", "\u3099\u309a")
+"""The spacing voicing marks that ``fold`` makes of half-width ﾞ and ﾟ, as the combining
+ones: NFKC then composes ﾀﾞ (folded タ゛) into ダ, where it would make the spacing mark a
+space and a combining mark after it (``タ ゙``), which no name or address reads as."""
+
+
 def nfkc(text: str) -> str:
     """Canonical form of a found value for counting keys (lengths may change)."""
-    s = unicodedata.normalize("NFKC", text)
+    s = unicodedata.normalize("NFKC", text.translate(_SPACING_MARKS) if "\u309b" in text or "\u309c" in text
+                              else text)
     return " ".join(s.split())
+
+
+_NFKC = functools.partial(unicodedata.normalize, "NFKC")
+_SPACE_RUN = re.compile(r"\s+")
+_ODD_SPACE = re.compile(r"[^\S ]|  ")
+_SPACE_AT_SEP = re.compile(" ?\x00 ?")
+
+
+def nfkc_joined(text: str) -> str:
+    """``nfkc`` of each NUL-separated piece of ``text`` in a few passes over all of them
+    (the same result: NUL neither composes nor is a space)."""
+    if "\u309b" in text or "\u309c" in text:
+        text = text.replace("\u309b", "\u3099").replace("\u309c", "\u309a")
+    # piece by piece (in C): NFKC returns a piece already in normal form as it is, where one
+    # piece to compose would make it rebuild all of a long text
+    s = "\x00".join(map(_NFKC, text.split("\x00")))
+    if _ODD_SPACE.search(s):       # most values have single spaces only: no pass needed
+        s = _SPACE_RUN.sub(" ", s)
+    if " \x00" in s or "\x00 " in s:
+        s = _SPACE_AT_SEP.sub("\x00", s)
+    return s.strip(" ")
