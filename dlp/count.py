@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 
-from dlp.detect.scanner import RecordFindings
+from dlp.detect.scanner import RecordFindings, TypedRows
 from dlp.model import Finding
 
 NAME = "person_name"
@@ -74,6 +74,57 @@ class PersonCounter:
                 if a != b:
                     parent[b] = a
         return True
+
+    def add_typed(self, rows: TypedRows) -> None:
+        """Add the rows of a table batch held column by column, each as ``add`` would add
+        its ``RecordFindings`` (the findings of its checked cells, in column order), without
+        building them: only a row whose name stands with nothing else asks for its values."""
+        names = [col for det, col in rows.columns if det == NAME]
+        others = [col for det, col in rows.columns if det != NAME]
+        if len(names) == 1:
+            per_row = [f.key if f is not None else None for f in names[0]]
+        elif not names:
+            per_row = [None] * rows.rows
+        else:
+            per_row = []
+            for fs in zip(*names, strict=True):
+                keys = [f.key for f in fs if f is not None]
+                per_row.append(None if not keys else keys[0] if len(keys) == 1 else "|".join(sorted(set(keys))))
+        parent = self._parent
+        owner = self._owner
+        find = self._find
+        skip = rows.skip
+        for i, name in enumerate(per_row):
+            if skip and i in skip:
+                continue
+            links: list[tuple[str, ...]] = []
+            quasi: list[Finding] = []
+            coarse: list[str] = []
+            for col in others:
+                f = col[i]
+                if f is None:
+                    continue
+                if f.identifies:
+                    links.append((f.detector, f.key))
+                elif f.detector in COARSE:
+                    coarse.append(f.key)
+                else:
+                    quasi.append(f)
+            if name is not None:
+                if quasi:
+                    links.extend([("name+", name, f.detector, f.key) for f in quasi])
+                elif not links:
+                    links.append(("name", name, *sorted(set(coarse)), _fingerprint(rows.values(i))))
+            elif not links:
+                continue
+            idx = len(parent)
+            parent.append(idx)
+            for link in links:
+                other = owner.setdefault(link, idx)
+                if other != idx:
+                    a, b = find(other), find(idx)
+                    if a != b:
+                        parent[b] = a
 
     def persons(self) -> int:
         return sum(1 for i in range(len(self._parent)) if self._parent[i] == i)
