@@ -62,6 +62,24 @@ ones: NFKC then composes ﾀﾞ (folded タ゛) into ダ, where it would make th
 space and a combining mark after it (``タ ゙``), which no name or address reads as."""
 
 
+_FOLDED = f"\\uff01-\\uff5e\\u3000\\uff61-\\uff9f{_DASHES}"
+_NEEDS_FOLD_CELLS = re.compile(f"[{_FOLDED}][{_FOLDED} \\x00]*")
+"""``_NEEDS_FOLD`` for cells joined by NUL: a run goes on across spaces and cells (both are
+left as they are), so a column of half-width readings is one run, not one per word."""
+
+
+def fold_cells(cells: list[str] | tuple[str, ...]) -> list[str] | tuple[str, ...]:
+    """``fold`` of each cell, in one pass over all of them (cells holding NUL fold one by one)."""
+    joined = "\x00".join(cells)
+    if joined.isascii():
+        return cells
+    text = _NEEDS_FOLD_CELLS.sub(_fold_match, joined)
+    if "\u30fc" in text:
+        text = _VOWEL_DASH.sub("-", text)
+    folded = text.split("\x00")
+    return folded if len(folded) == len(cells) else [fold(c) for c in cells]
+
+
 def nfkc(text: str) -> str:
     """Canonical form of a found value for counting keys (lengths may change)."""
     s = unicodedata.normalize("NFKC", text.translate(_SPACING_MARKS) if "\u309b" in text or "\u309c" in text

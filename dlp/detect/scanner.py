@@ -25,7 +25,7 @@ from typing import NamedTuple
 import regex
 
 from dlp.detect import morph, numbers
-from dlp.detect.normalize import fold
+from dlp.detect.normalize import fold, fold_cells
 from dlp.detect.prefilter import NUMBERS, Prefilter
 from dlp.detect.registry import MODULES
 from dlp.model import Finding, Record, Table, TextBlock
@@ -53,8 +53,6 @@ ROW_BATCH = 256
 """Rows of a table without typed columns scanned together as free text (see ``DetectorSet._free_rows``)."""
 COLUMN_BATCH = 4096
 """Rows of a table with typed columns checked together, column by column (see ``TypedRows``)."""
-_CELL_SEP = "\x00"
-"""Joins a column's cells for one fold (fold maps it to itself; a cell holding it is folded alone)."""
 _ROW_GAP = "\n" + " " * 64 + "\n"
 
 
@@ -288,7 +286,7 @@ class DetectorSet:
         (``check_column``), the cells no check claimed are joined per row (in C) and scanned
         as free text in one pass (``_free_rows``' layout). Rows where that text holds findings
         become ``RecordFindings`` (as the row-by-row path made them); the rest stay columns."""
-        cells = [_fold_column(col) for col in zip_longest(*part, fillvalue="")]
+        cells = [fold_cells(col) for col in zip_longest(*part, fillvalue="")]
         n = len(part)
         columns: list[tuple[str, list[Finding | None]]] = []
         unique: list[dict[str, Finding | None]] = []
@@ -381,12 +379,6 @@ class DetectorSet:
             prev_end = end
         if current:
             yield RecordFindings(tuple(current))
-
-
-def _fold_column(col: Sequence[str]) -> Sequence[str]:
-    """The cells of one column, width-folded in one call."""
-    folded = fold(_CELL_SEP.join(col)).split(_CELL_SEP)
-    return folded if len(folded) == len(col) else [fold(c) for c in col]
 
 
 def check_column(module: ModuleType, check: Callable[[str], Finding | None],

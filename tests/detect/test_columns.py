@@ -146,3 +146,18 @@ def test_date_fast_paths_equal_the_general_pattern():
     for v in values:
         birth_date.check.cache_clear()
         assert birth_date.check(v) == _slow_birth(v), v
+
+
+def test_fold_cells_equals_fold_of_each_cell():
+    from dlp.detect.normalize import fold_cells
+    rnd = random.Random(1)
+    alphabet = "ｱｲｳｴｵｶﾞﾊﾟ ー1２－‐abc山\u3000ｰ"
+    cells = ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 8))) for _ in range(3000)]
+    assert list(fold_cells(cells)) == [fold(c) for c in cells]
+    assert list(fold_cells(["a\x00ｱ", "ｲ"])) == [fold("a\x00ｱ"), "イ"]
+
+
+def test_postcode_check_many_equals_check():
+    from dlp.detect import postal_code
+    values = ["1000001", "1000000", "9999999", "100-0001", "〒100-0001", "１０００００１", "123", "０１２３４５６"]
+    assert postal_code.check_many(postal_code.check, values) == [postal_code.check(v) for v in values]
