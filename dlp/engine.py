@@ -95,8 +95,15 @@ def _scan(transfer: Transfer, limits: InspectSettings, enabled: frozenset[str],
 
     def take_typed(rows: TypedRows) -> None:
         counter.add_typed(rows)
-        for found in rows.unique:
-            keep(f for f in found.values() if f is not None)
+        for (detector, _cells), found in zip(rows.columns, rows.unique, strict=True):
+            samples = evidence.get(detector)
+            if samples is not None and len(samples) >= EVIDENCE_SAMPLES:   # only the keys are still wanted
+                seen = keys.get(detector)
+                if seen is None:
+                    seen = keys[detector] = set()
+                seen.update([f.key for f in found.values() if f is not None])
+            else:
+                keep(f for f in found.values() if f is not None)
 
     def keep(findings: Iterable[Finding]) -> None:
         for detector, key, masked, _identifies in findings:

@@ -25,7 +25,11 @@ from dlp.model import Transfer
 ALL = frozenset(DETECTOR_IDS)
 
 
-def row_by_row(data: bytes) -> tuple[int, dict[str, set[str]]]:
+def _split(digests: bytes) -> set[bytes]:
+    return {digests[i:i + 16] for i in range(0, len(digests), 16)}
+
+
+def row_by_row(data: bytes) -> tuple[int, dict[str, set[str]], set[bytes]]:
     """The table's persons and keys with every row checked on its own, as the scanner did
     before it checked columns (each row a RecordFindings of its checked cells and its
     free-text cells)."""
@@ -47,13 +51,13 @@ def row_by_row(data: bytes) -> tuple[int, dict[str, set[str]]]:
             counter.add(rec)
             for f in rec.findings:
                 keys.setdefault(f.detector, set()).add(f.key)
-    return counter.persons(), keys
+    return counter.persons(), keys, _split(counter.digests())
 
 
-def column_by_column(data: bytes) -> tuple[int, dict[str, set[str]]]:
+def column_by_column(data: bytes) -> tuple[int, dict[str, set[str]], set[bytes]]:
     keys: dict[str, set[str]] = {}
     r = scan(Transfer("http", data), InspectSettings(), ALL, keys_out=keys)
-    return r.persons, keys
+    return r.persons, keys, _split(r.person_digests)
 
 
 @pytest.mark.parametrize("sample", [s for s in bulk_samples(400, seed=5) if s.name.endswith((".csv", ".tsv"))],
@@ -64,8 +68,8 @@ def test_bulk_tables_agree_with_row_by_row(sample):
 
 def test_realistic_export_agrees_with_row_by_row_and_the_truth():
     export = resident_export(3000, seed=7)
-    persons, keys = column_by_column(export.data)
-    assert (persons, keys) == row_by_row(export.data)
+    persons, keys, digests = column_by_column(export.data)
+    assert (persons, keys, digests) == row_by_row(export.data)
     assert persons == export.persons
 
 
