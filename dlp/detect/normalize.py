@@ -98,9 +98,10 @@ def nfkc_joined(text: str) -> str:
     (the same result: NUL neither composes nor is a space)."""
     if "\u309b" in text or "\u309c" in text:
         text = text.replace("\u309b", "\u3099").replace("\u309c", "\u309a")
-    # piece by piece (in C): NFKC returns a piece already in normal form as it is, where one
-    # piece to compose would make it rebuild all of a long text
-    s = "\x00".join(map(_NFKC, text.split("\x00")))
+    # A quick check in C first (most name columns are in normal form); else piece by piece
+    # (in C too): NFKC returns a piece already in normal form as it is, where one piece to
+    # compose would make it rebuild all of a long text.
+    s = text if unicodedata.is_normalized("NFKC", text) else "\x00".join(map(_NFKC, text.split("\x00")))
     if _ODD_SPACE.search(s):       # most values have single spaces only: no pass needed
         s = _SPACE_RUN.sub(" ", s)
     if " \x00" in s or "\x00 " in s:

@@ -150,6 +150,7 @@ def test_date_fast_paths_equal_the_general_pattern():
     for v in values:
         birth_date.check.cache_clear()
         assert birth_date.check(v) == _slow_birth(v), v
+    assert birth_date.check_many(birth_date.check, values) == [_slow_birth(v) for v in values]
 
 
 def test_fold_cells_equals_fold_of_each_cell():
