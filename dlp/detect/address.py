@@ -87,9 +87,12 @@ _GENERIC_MUNI = regex.compile(
 _DISTRICT = re.compile(r".+[郡島](.+[町村])")
 _WARD = re.compile(r"(.+市).+区")
 _POSTCODE_PREFIX = re.compile(r"(?:〒\s*)?[0-9]{3}-?[0-9]{4}\s+")
-_NO_REST = frozenset(("", "\n", "\r", "\t", ",", "\x00"))
-"""Characters after a municipality that neither a town name nor a block number can start
-with (nor the space ``_REST`` allows before them)."""
+_PREFECTURE_ANCHOR = re.compile("(?:" + "|".join(sorted(PREFECTURES, key=len, reverse=True)) + ")(?= ?[^\x00-\x7f])")
+"""A prefecture that a municipality can follow (every municipality name starts with a
+Japanese letter; one space may stand between): the others start no address."""
+_WARD_ANCHOR = re.compile("区(?=[^\n\r\t,\x00])")
+"""The 区 ending a ward's name, unless a cell or line ends there: no town or block (nor the
+space ``_REST`` allows before them) starts with those."""
 
 
 @dataclass(frozen=True)
@@ -233,22 +236,16 @@ def find(text: str) -> Iterator[tuple[int, Finding]]:
     """Yield (offset, finding) for every address in folded text."""
     places = _places()
     anchors: list[tuple[int, int, str | None]] = []   # (start, municipality start, prefecture)
-    for m in places.prefectures.finditer(text):
-        at = m.end() + (text[m.end():m.end() + 1] == " ")
-        if not text[at:at + 1].isascii():    # every municipality name starts with a Japanese letter
-            anchors.append((m.start(), at, m.group()))
-    i = text.find("区")
-    while i >= 0:                            # 横浜市中区…, 千代田区… without a prefecture
-        if text[i + 1:i + 2] in _NO_REST:    # a cell or line ends: no town or block can follow
-            i = text.find("区", i + 1)
-            continue
+    for m in _PREFECTURE_ANCHOR.finditer(text):
+        anchors.append((m.start(), m.end() + (text[m.end()] == " "), m.group()))
+    for w in _WARD_ANCHOR.finditer(text):     # 横浜市中区…, 千代田区… without a prefecture
+        i = w.start()
         for size in range(places.longest_anchor, 1, -1):
             start = i + 1 - size
             if start >= 0 and text[start:i + 1] in places.anchors:
                 if start == 0 or not _HAN.match(text, start - 1):
                     anchors.append((start, start, None))
                 break
-        i = text.find("区", i + 1)
     if not anchors:
         return
     anchors.sort()
