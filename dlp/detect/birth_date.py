@@ -203,55 +203,47 @@ _tuple_new = tuple.__new__
 
 
 def check_many(check_fn: Callable[[str], Finding | None], values: Sequence[str]) -> list[Finding | None] | None:
-    """``check`` of many cells of a birth-date column: the common cells as ``check`` reads
-    them, with today asked once and one finding per date (the same date written two ways
-    is one key); the rest through ``check``."""
+    """``check`` of many cells of a birth-date column: the common cells read as ``check``
+    reads them, with today asked once per column; the rest through ``check``."""
     if check_fn is not check:
         return None
     today = _today(int(time.time()) // 60)
-    dates: dict[tuple[int, int, int], Finding | None] = {}
     western, era, letter = _WESTERN_CELL.fullmatch, _ERA_CELL.fullmatch, _ERA_LETTER_CELL.fullmatch
     out: list[Finding | None] = []
+    append = out.append
     for value in values:
         v = value.strip()
         w = western(v)
         if w:
-            ymd = (int(w[1]), int(w[3]), int(w[4]))
+            span = None
+            year, month, day = int(w[1]), int(w[3]), int(w[4])
         else:
-            w = era(v)
-            if w:
-                start = _ERA_YEAR[w[1]]
-                ymd = (start + (1 if w[2] == "元" else int(w[2])) - 1, int(w[3]), int(w[4]), w[1])
+            w = era(v) or letter(v)
+            if not w:
+                append(check(value))
+                continue
+            span = _ERA_SPAN[w[1]]
+            if w.re is _ERA_CELL:
+                year, month, day = (1 if w[2] == "元" else int(w[2])), int(w[3]), int(w[4])
             else:
-                w = letter(v)
-                if not w:
-                    out.append(check(value))
-                    continue
-                ymd = (_ERA_YEAR[w[1]] + int(w[2]) - 1, int(w[4]), int(w[5]), w[1])
-        found = dates.get(ymd, False)
-        if found is False:
-            found = dates[ymd] = _found(ymd, today)
-        out.append(found)
+                year, month, day = int(w[2]), int(w[4]), int(w[5])
+            if year < 1:
+                append(None)
+                continue
+            year += span[0] - 1
+        try:
+            d = datetime.date(year, month, day)
+        except ValueError:
+            append(None)
+            continue
+        if (span and not (span[1] <= d and (span[2] is None or d <= span[2]))) or not _EARLIEST <= d <= today:
+            append(None)
+        else:
+            append(_tuple_new(Finding, (ID, d.isoformat(), f"{d.year:04d}-**-**", False)))
     return out
 
 
-_ERA_YEAR = {alias: _ERAS[name][0] for alias, name in (_ERA_ALIASES | {n: n for n in _ERAS}).items()}
-
-
-def _found(ymd: tuple, today: datetime.date) -> Finding | None:
-    """``_calendar`` and ``_finding`` of a (year, month, day[, era]) read by ``check_many``
-    (the year already western)."""
-    try:
-        d = datetime.date(ymd[0], ymd[1], ymd[2])
-    except ValueError:
-        return None
-    if len(ymd) == 4:
-        span = _ERAS[_ERA_ALIASES.get(ymd[3], ymd[3])]
-        if ymd[0] < span[0] or not (span[1] <= d and (span[2] is None or d <= span[2])):
-            return None
-    if not _EARLIEST <= d <= today:
-        return None
-    return _tuple_new(Finding, (ID, d.isoformat(), f"{d.year:04d}-**-**", False))
+_ERA_SPAN = {alias: _ERAS[_ERA_ALIASES.get(alias, alias)] for alias in (*_ERA_ALIASES, *_ERAS)}
 
 
 @functools.lru_cache(maxsize=65536)

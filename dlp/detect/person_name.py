@@ -18,7 +18,7 @@ import bisect
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
-from itertools import accumulate, compress
+from itertools import accumulate, compress, repeat
 
 import regex
 
@@ -114,14 +114,16 @@ def check_many(check_fn: Callable[[str], Finding | None], values: Sequence[str])
     if len(keys) != len(values) or len(bare_pieces) != len(values):
         return None
     unsure = set(compress(range(len(values)), map(_not_two_letters, bare_pieces)))
-    out: list[Finding | None] = []
-    for i, (v, key) in enumerate(zip(pieces, keys, strict=True)):
-        if i in bad:
-            out.append(None)
-        elif i in unsure:
-            out.append(check(values[i]))
-        else:
-            out.append(_tuple_new(Finding, (ID, key, _mask(v), True)))
+    spaces = list(map(str.rfind, pieces, repeat(" ")))
+    # the commonest mask (a surname, a space, a given name of two or more) inline, as _mask makes it
+    out: list[Finding | None] = [
+        _tuple_new(Finding, (ID, key, v[:sp + 1] + "*" * (len(v) - sp - 2) + v[-1] if 0 <= sp < len(v) - 2
+                             else _mask(v) if v else "", True))
+        for v, key, sp in zip(pieces, keys, spaces, strict=True)]
+    for i in bad:
+        out[i] = None
+    for i in unsure - bad:
+        out[i] = check(values[i])
     return out
 
 
