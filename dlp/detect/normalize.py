@@ -69,10 +69,15 @@ left as they are), so a column of half-width readings is one run, not one per wo
 
 
 def fold_cells(cells: list[str] | tuple[str, ...]) -> list[str] | tuple[str, ...]:
-    """``fold`` of each cell, in one pass over all of them (cells holding NUL fold one by one)."""
+    """``fold`` of each cell, in one pass over all of them (cells holding NUL fold one by one);
+    a column that repeats values (a prefecture's reading on every row) folds each once."""
     joined = "\x00".join(cells)
-    if joined.isascii():
+    if joined.isascii() or not _NEEDS_FOLD_CELLS.search(joined):
         return cells
+    distinct = dict.fromkeys(cells)
+    if len(distinct) < len(cells):
+        folded = fold_cells(list(distinct))
+        return list(map(dict(zip(distinct, folded, strict=True)).__getitem__, cells))
     text = _NEEDS_FOLD_CELLS.sub(_fold_match, joined)
     if "\u30fc" in text:
         text = _VOWEL_DASH.sub("-", text)
