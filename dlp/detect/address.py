@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import regex
@@ -309,3 +309,54 @@ def fast_check(value: str) -> Finding | None:
     if "ー" in key or "--" in key:  # the scanner folded every other dash to '-' already
         key = _DASH_RUN.sub("-", key)
     return Finding(ID, key, f"{head}{muni or ''}****")
+
+
+_PREFECTURE_SET = frozenset(PREFECTURES)
+_tuple_new = tuple.__new__
+
+
+def check_many(check_fn: Callable[[str], Finding | None], values: Sequence[str]) -> list[Finding | None] | None:
+    """``fast_check`` of many cells of a trusted address column, with its lookups bound once
+    and the prefecture read by a set lookup (prefecture names are 3 or 4 characters; the
+    pattern tries the longer first, as here). Same results."""
+    if check_fn is not fast_check:
+        return None
+    places = _places()
+    names = places.anywhere_cell
+    sizes = _sizes(names)
+    digit, kanji_block, postcode = _DIGIT.search, _KANJI_BLOCK.search, _POSTCODE_PREFIX.match
+    out: list[Finding | None] = []
+    append = out.append
+    for value in values:
+        v = value.replace(" ", "")
+        if "ヶ" in v or "ヵ" in v:
+            v = v.translate(_KE)
+        pos = 0
+        if v[:1] in _POSTCODE_START:
+            lead = postcode(v)
+            if lead:
+                pos = lead.end()
+        if not digit(v, pos) and not kanji_block(v, pos):
+            append(None)
+            continue
+        head = v[pos:pos + 4] if v[pos:pos + 4] in _PREFECTURE_SET else v[pos:pos + 3]
+        if head not in _PREFECTURE_SET:
+            head = ""
+        at = pos + len(head)
+        muni = None
+        for size in sizes.get(v[at:at + 1], ()):   # _longest_name (ヶ already folded to ケ)
+            if v[at:at + size] in names and len(v) >= at + size:
+                muni = v[at:at + size]
+                break
+        if not head and not muni:
+            append(None)
+            continue
+        key = v[pos:]
+        if "ー" in key or "--" in key:
+            key = _DASH_RUN.sub("-", key)
+        append(_tuple_new(Finding, (ID, key, f"{head}{muni or ''}****", False)))
+    return out
+
+
+_POSTCODE_START = frozenset("〒0123456789")
+"""What ``_POSTCODE_PREFIX`` can start with."""

@@ -121,6 +121,7 @@ class DetectorSet:
             for n in getattr(m, "DIGIT_LENGTHS", ()):
                 by_len.setdefault(n, []).append(m)
         self.by_len = {n: tuple(ms) for n, ms in by_len.items()}
+        self._from_number = {n: tuple(m.from_number for m in ms) for n, ms in by_len.items()}
         self.lengths = frozenset(self.by_len)
         self.textual = tuple(m for m in self.modules if hasattr(m, "find"))
         self.names = next((m for m in self.modules if hasattr(m, "near")), None)
@@ -173,10 +174,10 @@ class DetectorSet:
 
     def _numbers(self, text: str, toks: Iterable[tuple[str, str, int, int]],
                  hits: list[tuple[int, Finding]]) -> None:
-        by_len = self.by_len
+        by_len = self._from_number
         for tok, digits, start, end in toks:
-            for m in by_len.get(len(digits), ()):
-                f = m.from_number(tok, digits, text, start, end)
+            for from_number in by_len.get(len(digits), ()):
+                f = from_number(tok, digits, text, start, end)
                 if f is not None:
                     hits.append((start, f))
 

@@ -166,3 +166,17 @@ def test_postcode_check_many_equals_check():
     from dlp.detect import postal_code
     values = ["1000001", "1000000", "9999999", "100-0001", "〒100-0001", "１０００００１", "123", "０１２３４５６"]
     assert postal_code.check_many(postal_code.check, values) == [postal_code.check(v) for v in values]
+
+
+def test_address_check_many_equals_fast_check():
+    from realistic import resident_rows
+
+    from dlp.detect import address
+    rows, _p, _n = resident_rows(3000, seed=23)
+    values = [fold(v) for r in rows for v in (r[8], r[12]) if v]
+    values += ["〒100-0001 東京都千代田区千代田1-1", "100-0001　東京都千代田区千代田1", "千代田区千代田1-1", "東京都",
+               "神奈川県横浜市中区山下町1", "霞ヶ関1-1", "北海道札幌市中央区北一条西2丁目", "東京都千代田区", "abc 1",
+               "和歌山県和歌山市一番丁1", "東京都港区芝公園4ー2ー8", "東京都港区芝公園4--2", "", "1", "〒"]
+    values = list(dict.fromkeys(fold(v) for v in values))
+    assert address.check_many(address.fast_check, values) == [address.fast_check(v) for v in values]
+    assert address.check_many(address.check, values) is None
