@@ -141,11 +141,10 @@ class PersonCounter:
                 owners.append(idx)
         owner = self._owner
         find = self._find
-        for other, idx in zip(map(owner.setdefault, links, owners), owners, strict=True):
-            if other != idx:
-                a, b = find(other), find(idx)
-                if a != b:
-                    parent[b] = a
+        for other, idx in [(o, i) for o, i in zip(map(owner.setdefault, links, owners), owners, strict=True) if o != i]:
+            a, b = find(other), find(idx)
+            if a != b:
+                parent[b] = a
 
     def persons(self) -> int:
         return sum(1 for i in range(len(self._parent)) if self._parent[i] == i)
