@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || "$$(scripts/find-python)" -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m dlp.detect.refdata
 	@touch $(STAMP)
 
 install: $(STAMP)

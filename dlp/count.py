@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 
-from dlp.detect.scanner import RecordFindings
+from dlp.detect.scanner import RecordFindings, TypedRows
 from dlp.model import Finding
 
 NAME = "person_name"
@@ -75,6 +75,77 @@ class PersonCounter:
                     parent[b] = a
         return True
 
+    def add_typed(self, rows: TypedRows) -> None:
+        """Add the rows of a table batch held column by column, each as ``add`` would add
+        its ``RecordFindings`` (the findings of its checked cells, in column order), with
+        the same links, built a column at a time (the partition into persons does not depend
+        on the order links are added). Only a row whose name stands with nothing else asks
+        for its values."""
+        n = rows.rows
+        names = [col for det, col in rows.columns if det == NAME]
+        if len(names) == 1:
+            per_row: list[str | None] = [f.key if f is not None else None for f in names[0]]
+        elif not names:
+            per_row = [None] * n
+        else:
+            per_row = []
+            for fs in zip(*names, strict=True):
+                keys = [f.key for f in fs if f is not None]
+                per_row.append(None if not keys else keys[0] if len(keys) == 1 else "|".join(sorted(set(keys))))
+        strong: list[list[tuple[str, str] | None]] = []     # per column: the row's (detector, key)
+        quasi: list[tuple[str, list[str | None]]] = []      # per column: detector, the row's key
+        coarse: list[list[str | None]] = []
+        for (det, col), found in zip(rows.columns, rows.unique, strict=True):
+            if det == NAME:
+                continue
+            kinds = {f.identifies for f in found.values() if f is not None}
+            if True in kinds:
+                strong.append([(f.detector, f.key) if f is not None and f.identifies else None for f in col])
+            if False in kinds:
+                keys = [f.key if f is not None and not f.identifies else None for f in col]
+                if det in COARSE:
+                    coarse.append(keys)
+                else:
+                    quasi.append((det, keys))
+        any_strong = list(map(any, zip(*strong, strict=True))) if strong else [False] * n
+        any_quasi = list(map(any, zip(*(k for _d, k in quasi), strict=True))) if quasi else [False] * n
+        skip = rows.skip
+        # a node per row that is a person record (a name or a strong identifier), as add() makes
+        parent = self._parent
+        base = len(parent)
+        node: list[int] = []
+        count = 0
+        for i, (name, st) in enumerate(zip(per_row, any_strong, strict=True)):
+            if (name is not None or st) and not (skip and i in skip):
+                node.append(base + count)
+                count += 1
+            else:
+                node.append(-1)
+        parent.extend(range(base, base + count))
+        links: list[tuple[str, ...]] = []
+        owners: list[int] = []
+        for col in strong:
+            for link, idx in zip(col, node, strict=True):
+                if link is not None and idx >= 0:
+                    links.append(link)
+                    owners.append(idx)
+        for det, keys in quasi:
+            for name, key, idx in zip(per_row, keys, node, strict=True):
+                if name is not None and key is not None and idx >= 0:
+                    links.append(("name+", name, det, key))
+                    owners.append(idx)
+        for i, (name, st, qu, idx) in enumerate(zip(per_row, any_strong, any_quasi, node, strict=True)):
+            if name is not None and not st and not qu and idx >= 0:   # the name with everything else the record says
+                near = sorted({c[i] for c in coarse if c[i] is not None})
+                links.append(("name", name, *near, _fingerprint(rows.values(i))))
+                owners.append(idx)
+        owner = self._owner
+        find = self._find
+        for other, idx in [(o, i) for o, i in zip(map(owner.setdefault, links, owners), owners, strict=True) if o != i]:
+            a, b = find(other), find(idx)
+            if a != b:
+                parent[b] = a
+
     def persons(self) -> int:
         return sum(1 for i in range(len(self._parent)) if self._parent[i] == i)
 
@@ -83,11 +154,13 @@ class PersonCounter:
         link key of the person's records, so the same records give the same digest in every
         transfer (cumulative windows count persons across transfers). Unsalted: the caller
         salts them before they are stored anywhere."""
+        find = self._find
+        roots = [find(i) for i in range(len(self._parent))]
         smallest: dict[int, str] = {}
-        for link, idx in self._owner.items():
-            root = self._find(idx)
-            text = "\x1f".join(link)
-            if root not in smallest or text < smallest[root]:
+        for text, idx in zip(map("\x1f".join, self._owner), self._owner.values(), strict=True):
+            root = roots[idx]
+            known = smallest.get(root)
+            if known is None or text < known:
                 smallest[root] = text
         return b"".join(hashlib.blake2b(t.encode(), digest_size=DIGEST_SIZE).digest()
                         for t in smallest.values())

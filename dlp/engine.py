@@ -12,14 +12,15 @@ import gc
 import threading
 import time
 import traceback
+from collections.abc import Iterable
 from functools import lru_cache
 
 from dlp.config import InspectSettings
 from dlp.count import PersonCounter
-from dlp.detect.scanner import DetectorSet, RecordFindings
+from dlp.detect.scanner import DetectorSet, RecordFindings, TypedRows
 from dlp.extract import Extractor, request
 from dlp.extract.budget import Budget, Uninspectable
-from dlp.model import Record, ScanResult, Table, Transfer
+from dlp.model import Finding, Record, ScanResult, Table, Transfer
 
 EVIDENCE_SAMPLES = 5
 
@@ -90,7 +91,22 @@ def _scan(transfer: Transfer, limits: InspectSettings, enabled: frozenset[str],
 
     def take(rec: RecordFindings) -> None:
         counter.add(rec)
-        for detector, key, masked, _identifies in rec.findings:
+        keep(rec.findings)
+
+    def take_typed(rows: TypedRows) -> None:
+        counter.add_typed(rows)
+        for (detector, _cells), found in zip(rows.columns, rows.unique, strict=True):
+            samples = evidence.get(detector)
+            if samples is not None and len(samples) >= EVIDENCE_SAMPLES:   # only the keys are still wanted
+                seen = keys.get(detector)
+                if seen is None:
+                    seen = keys[detector] = set()
+                seen.update([f.key for f in found.values() if f is not None])
+            else:
+                keep(f for f in found.values() if f is not None)
+
+    def keep(findings: Iterable[Finding]) -> None:
+        for detector, key, masked, _identifies in findings:
             seen = keys.get(detector)
             if seen is None:
                 seen = keys[detector] = set()
@@ -116,7 +132,10 @@ def _scan(transfer: Transfer, limits: InspectSettings, enabled: frozenset[str],
                     budget.check_time()
                     result.records += rows
                     for rec in recs:
-                        take(rec)
+                        if type(rec) is TypedRows:
+                            take_typed(rec)
+                        else:
+                            take(rec)
             else:
                 for rec in detectors.block(item):
                     result.records += 1

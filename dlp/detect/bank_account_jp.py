@@ -3,7 +3,7 @@
 An account is written either in full (``0001-100-1234567``, 14 digits) or as the account
 number after the bank, branch and account type (``みずほ銀行 本店 普通 1234567``). The full
 form is checked against the Zengin bank/branch list shipped by the ``zengin-code`` package
-(offline; loaded on first use, about 0.4 s and 16 MB): with its 4-3-7 grouping a valid
+(offline; precomputed at install into a bitmap in the reference file, ``refdata``): with its 4-3-7 grouping a valid
 bank/branch pair is evidence enough, run together as 14 plain digits it also needs an account
 word near it (14 digits are also timestamps such as 20240115093000). A bare 7-digit account
 number has no check at all and 7 digits are everywhere, so it is a finding only right after
@@ -16,10 +16,9 @@ Not covered: ゆうちょ銀行's own 記号-番号 form (5 + 8 digits).
 
 from __future__ import annotations
 
-import functools
-
 import regex
 
+from dlp.detect import refdata
 from dlp.detect.context import WINDOW, near
 from dlp.model import Finding
 
@@ -49,16 +48,14 @@ _CELL_ACCOUNT = regex.compile(r"\D{0,40}?(\d{7})")
 _SEPARATORS = str.maketrans("", "", " -")
 
 
-@functools.cache
-def _branches() -> frozenset[str]:
-    """Every valid bank code + branch code, 7 digits each."""
-    from zengin_code import Bank  # imports (and parses) the whole list: only when needed
-
-    return frozenset(code + branch for code, bank in Bank.all.items() for branch in bank.branches)
+def branch_exists(code: str) -> bool:
+    """True when the 7 digits are a bank code and one of its branch codes."""
+    n = int(code)
+    return bool(refdata.tables().branches[n >> 3] >> (n & 7) & 1)
 
 
 def _full(digits: str) -> Finding | None:
-    if len(digits) != 14 or not digits.isdigit() or digits[:7] not in _branches():
+    if len(digits) != 14 or not digits.isdigit() or not branch_exists(digits[:7]):
         return None
     return Finding(ID, digits, "****-***-***" + digits[-4:], identifies=True)
 

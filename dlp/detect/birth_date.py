@@ -26,7 +26,7 @@ import datetime
 import functools
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import regex
 
@@ -85,6 +85,10 @@ _CELL_SUFFIX = regex.compile(
 """What may follow the date in a cell: a midnight time (spreadsheet exports), 生, an age."""
 _WESTERN_CELL = re.compile(r"((?:19|20)[0-9]{2})([./-])([0-9]{1,2})\2([0-9]{1,2})")
 """A cell holding only a western date, as ``_DATE`` reads it."""
+_ERA_CELL = re.compile(r"(明治|大正|昭和|平成|令和)([0-9]{1,2}|元)年([0-9]{1,2})月([0-9]{1,2})日")
+"""A cell holding only an era date in kanji (昭和45年3月12日), as ``_DATE`` reads it."""
+_ERA_LETTER_CELL = re.compile(r"([MTSHR])([0-9]{1,2})([./-])([0-9]{1,2})\3([0-9]{1,2})")
+"""A cell holding only an era date in letters (S45.3.12, R02.04.01), as ``_DATE`` reads it."""
 
 
 def _number(s: str) -> int | None:
@@ -195,14 +199,70 @@ def find(text: str) -> Iterator[tuple[int, Finding]]:
                 yield m.start(), _finding(d)
 
 
+_tuple_new = tuple.__new__
+
+
+def check_many(check_fn: Callable[[str], Finding | None], values: Sequence[str]) -> list[Finding | None] | None:
+    """``check`` of many cells of a birth-date column: the common cells read as ``check``
+    reads them, with today asked once per column; the rest through ``check``."""
+    if check_fn is not check:
+        return None
+    today = _today(int(time.time()) // 60)
+    western, era, letter = _WESTERN_CELL.fullmatch, _ERA_CELL.fullmatch, _ERA_LETTER_CELL.fullmatch
+    out: list[Finding | None] = []
+    append = out.append
+    for value in values:
+        v = value.strip()
+        w = western(v)
+        if w:
+            span = None
+            year, month, day = int(w[1]), int(w[3]), int(w[4])
+        else:
+            w = era(v) or letter(v)
+            if not w:
+                append(check(value))
+                continue
+            span = _ERA_SPAN[w[1]]
+            if w.re is _ERA_CELL:
+                year, month, day = (1 if w[2] == "元" else int(w[2])), int(w[3]), int(w[4])
+            else:
+                year, month, day = int(w[2]), int(w[4]), int(w[5])
+            if year < 1:
+                append(None)
+                continue
+            year += span[0] - 1
+        try:
+            d = datetime.date(year, month, day)
+        except ValueError:
+            append(None)
+            continue
+        if (span and not (span[1] <= d and (span[2] is None or d <= span[2]))) or not _EARLIEST <= d <= today:
+            append(None)
+        else:
+            append(_tuple_new(Finding, (ID, d.isoformat(), f"{d.year:04d}-**-**", False)))
+    return out
+
+
+_ERA_SPAN = {alias: _ERAS[_ERA_ALIASES.get(alias, alias)] for alias in (*_ERA_ALIASES, *_ERAS)}
+
+
 @functools.lru_cache(maxsize=65536)
 def check(value: str) -> Finding | None:
     """A cell labelled as a birth date: one date, optionally followed by 生(まれ) or an age.
     Cached: a list of 30,000 people has far fewer distinct birth dates."""
     v = value.strip()
+    # the commonest cells (1985-04-01, 昭和60年4月1日, S60.4.1) without the general pattern's cost
     w = _WESTERN_CELL.fullmatch(v)
-    if w:  # the commonest cell (1985-04-01, 1985/4/1), without the general pattern's cost
+    if w:
         d = _calendar(int(w[1]), int(w[3]), int(w[4]))
+        return _finding(d) if d else None
+    w = _ERA_CELL.fullmatch(v)
+    if w:
+        d = _calendar(1 if w[2] == "元" else int(w[2]), int(w[3]), int(w[4]), w[1])
+        return _finding(d) if d else None
+    w = _ERA_LETTER_CELL.fullmatch(v)
+    if w:
+        d = _calendar(int(w[2]), int(w[4]), int(w[5]), w[1])
         return _finding(d) if d else None
     m = _DATE.match(v)
     if m is None or not _CELL_SUFFIX.fullmatch(v, m.end()):

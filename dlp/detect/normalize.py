@@ -7,6 +7,7 @@ in the folded text is the offset in the original. ``nfkc`` is for building count
 values already found.
 """
 
+import functools
 import re
 import unicodedata
 
@@ -55,7 +56,82 @@ def fold(text: str) -> str:
     return text
 
 
+_SPACING_MARKS = str.maketrans("\u309b\u309c", "\u3099\u309a")
+"""The spacing voicing marks that ``fold`` makes of half-width ﾞ and ﾟ, as the combining
+ones: NFKC then composes ﾀﾞ (folded タ゛) into ダ, where it would make the spacing mark a
+space and a combining mark after it (``タ ゙``), which no name or address reads as."""
+
+
+_FOLDED = f"\\uff01-\\uff5e\\u3000\\uff61-\\uff9f{_DASHES}"
+_NEEDS_FOLD_CELLS = re.compile(f"[{_FOLDED}][{_FOLDED} \\x00]*")
+"""``_NEEDS_FOLD`` for cells joined by NUL: a run goes on across spaces and cells (both are
+left as they are), so a column of half-width readings is one run, not one per word."""
+
+
+def fold_cells(cells: list[str] | tuple[str, ...]) -> list[str] | tuple[str, ...]:
+    """``fold`` of each cell, in one pass over all of them (cells holding NUL fold one by one);
+    a column that repeats values (a prefecture's reading on every row) folds each once."""
+    joined = "\x00".join(cells)
+    if joined.isascii() or not _NEEDS_FOLD_CELLS.search(joined):
+        return cells
+    distinct = dict.fromkeys(cells)
+    if len(distinct) < len(cells):
+        folded = fold_cells(list(distinct))
+        return list(map(dict(zip(distinct, folded, strict=True)).__getitem__, cells))
+    text = _NEEDS_FOLD_CELLS.sub(_fold_match, joined)
+    if "\u30fc" in text:
+        text = _VOWEL_DASH.sub("-", text)
+    folded = text.split("\x00")
+    return folded if len(folded) == len(cells) else [fold(c) for c in cells]
+
+
 def nfkc(text: str) -> str:
     """Canonical form of a found value for counting keys (lengths may change)."""
-    s = unicodedata.normalize("NFKC", text)
+    s = unicodedata.normalize("NFKC", text.translate(_SPACING_MARKS) if "\u309b" in text or "\u309c" in text
+                              else text)
     return " ".join(s.split())
+
+
+_NFKC = functools.partial(unicodedata.normalize, "NFKC")
+_SPACE_RUN = re.compile(r"\s+")
+_ODD_SPACE = re.compile(r"[^\S ]|  ")
+_SPACE_AT_SEP = re.compile(" ?\x00 ?")
+
+
+def _voiced_pairs() -> tuple[tuple[str, str], ...]:
+    """(kana + spacing voicing mark, the kana it composes to) for every kana that has one."""
+    pairs = []
+    for cp in (*range(0x3041, 0x3097), *range(0x30A1, 0x30FB), 0x309D, 0x30FD):
+        for spacing, combining in (("\u309b", "\u3099"), ("\u309c", "\u309a")):
+            composed = unicodedata.normalize("NFC", chr(cp) + combining)
+            if len(composed) == 1:
+                pairs.append((chr(cp) + spacing, composed))
+    return tuple(pairs)
+
+
+_VOICED = dict(_voiced_pairs())
+_VOICED_PAIR = re.compile("|".join(_VOICED))
+
+
+def _voiced(m: re.Match[str]) -> str:
+    return _VOICED[m.group()]
+
+
+def nfkc_joined(text: str) -> str:
+    """``nfkc`` of each NUL-separated piece of ``text`` in a few passes over all of them
+    (the same result: NUL neither composes nor is a space)."""
+    if "\u309b" in text or "\u309c" in text:
+        # a column of folded half-width readings: compose ﾀﾞ (タ゛) to ダ as NFKC does with the
+        # combining mark (one pass; then NFKC usually has nothing left to do)
+        text = _VOICED_PAIR.sub(_voiced, text)
+        if "\u309b" in text or "\u309c" in text:   # marks after no kana that takes them
+            text = text.replace("\u309b", "\u3099").replace("\u309c", "\u309a")
+    # A quick check in C first (most name columns are in normal form); else piece by piece
+    # (in C too): NFKC returns a piece already in normal form as it is, where one piece to
+    # compose would make it rebuild all of a long text.
+    s = text if unicodedata.is_normalized("NFKC", text) else "\x00".join(map(_NFKC, text.split("\x00")))
+    if _ODD_SPACE.search(s):       # most values have single spaces only: no pass needed
+        s = _SPACE_RUN.sub(" ", s)
+    if " \x00" in s or "\x00 " in s:
+        s = _SPACE_AT_SEP.sub("\x00", s)
+    return s.strip(" ")

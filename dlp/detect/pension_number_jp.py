@@ -46,7 +46,10 @@ def from_number(token: str, digits: str, text: str, start: int, end: int) -> Fin
     if _GROUPED.fullmatch(token):
         labelled = near(text, start, end, LABELS)
     elif _PLAIN.fullmatch(token):
-        labelled = bool(_LABEL_JUST_BEFORE.search(text, max(0, start - WINDOW), start))
+        before = text[max(0, start - WINDOW):start]
+        # every label holds 年金 or "pension": most ten-digit numbers have neither before them
+        labelled = ("年金" in before or "ension" in before.lower()) and bool(
+            _LABEL_JUST_BEFORE.search(text, max(0, start - WINDOW), start))
     else:
         return None
     return _finding(digits) if labelled else None

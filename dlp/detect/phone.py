@@ -77,7 +77,7 @@ def validate(raw: str) -> Finding | None:
 
 def from_number(token: str, digits: str, text: str, start: int, end: int) -> Finding | None:
     """Numeric fast path: national numbers start with 0, international ones with +."""
-    if token[0] not in "0+(":
+    if token[0] not in "0+(" or digits.startswith("00"):   # 00…: an international prefix or a zero-padded id
         return None
     return validate(token)
 

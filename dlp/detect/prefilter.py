@@ -44,6 +44,13 @@ class _Edge(NamedTuple):
 _NUMBER_EDGE = _Edge(frozenset("0123456789()/- +"), re.compile(r"[0-9()/\- +]*"))
 _WORD_EDGE = _Edge(frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"),
                    re.compile(r"[A-Za-z0-9_]*"))
+DENSE_CHECK = 64
+"""Numeric candidates between two looks at their density."""
+DENSE_SPACING = 512
+"""Characters per candidate (numeric, or one detector's anchors) under which a text is dense
+in them: the rest of it is one window for that detector (its own pass runs over it in C,
+where a window per candidate would cost a Python round trip into RE2 each: a table whose
+every row holds an id, an amount or a prefecture)."""
 _MAX_MEM = 64 << 20
 """RE2's memory for the combined DFA (the default 8 MiB makes it fall back to the slow NFA)."""
 
@@ -58,14 +65,23 @@ class Prefilter:
     def __init__(self, textual: tuple[ModuleType, ...], numeric: bool):
         options = re2.Options()
         options.max_mem = _MAX_MEM
+        self._options = options
         self.numbers = re2.compile(numbers.CANDIDATE.encode(), options) if numeric else None
         self.owners = tuple(m.ID for m in textual)
         self.reach = {m.ID: m.REACH for m in textual}
-        self.anchors = None
-        if textual:
-            self.anchors = re2.compile("|".join(f"({m.ANCHOR})" for m in textual).encode(), options)
-            if self.anchors.groups != len(textual):  # a group inside an ANCHOR would misroute windows
+        self._anchor_of = {m.ID: m.ANCHOR for m in textual}
+        self._subsets: dict[tuple[str, ...], re2._Regexp] = {}
+        self.anchors = self._compile(self.owners) if textual else None
+
+    def _compile(self, owners: tuple[str, ...]) -> re2._Regexp:
+        """The alternation of these owners' anchors (one group each, in this order)."""
+        pattern = self._subsets.get(owners)
+        if pattern is None:
+            pattern = re2.compile("|".join(f"({self._anchor_of[o]})" for o in owners).encode(), self._options)
+            if pattern.groups != len(owners):  # a group inside an ANCHOR would misroute windows
                 raise ValueError("a detector ANCHOR must not contain capturing groups")
+            self._subsets[owners] = pattern
+        return pattern
 
     def windows(self, text: str) -> dict[str, list[tuple[int, int]]]:
         """For each detector id (and ``NUMBERS``), the merged character spans to scan."""
@@ -76,8 +92,15 @@ class Prefilter:
             own: list[tuple[int, int]] = []
             cursor = _Cursor(text)
             pos = 0
+            count, checked_at = 0, 0
             while (found := cursor.search(self.numbers, pos)) is not None:
                 start, end, _m = found
+                count += 1
+                if count % DENSE_CHECK == 0:
+                    if start - checked_at < DENSE_CHECK * DENSE_SPACING:
+                        _add_window(own, text, start, len(text), NUMBER_MARGIN, _NUMBER_EDGE)
+                        break
+                    checked_at = start
                 _add_window(own, text, start, end, NUMBER_MARGIN, _NUMBER_EDGE)
                 # A window ends where number-like characters end, so no candidate that starts
                 # inside it reaches beyond it: go on from its end, not from each match's
@@ -87,15 +110,32 @@ class Prefilter:
                 spans[NUMBERS] = own
         if self.anchors is not None:
             owners, reaches = self.owners, self.reach
+            pattern = self.anchors
             cursor = _Cursor(text)
             pos = 0
+            seen: dict[str, list[int]] = {}   # owner -> [anchors found, where density was last looked at]
             # one character on from each match's start: an anchor overlapping another
             # (``borName``: born, Name) is found too
-            while (found := cursor.search(self.anchors, pos)) is not None:
+            while (found := cursor.search(pattern, pos)) is not None:
                 start, end, m = found
                 owner = owners[m.lastindex - 1]
-                _add_window(spans.setdefault(owner, []), text, start, end, reaches[owner], _WORD_EDGE)
                 pos = start + 1
+                counted = seen.get(owner)
+                if counted is None:
+                    counted = seen[owner] = [0, 0]
+                counted[0] += 1
+                if counted[0] % DENSE_CHECK == 0:
+                    if start - counted[1] < DENSE_CHECK * DENSE_SPACING:
+                        # dense (a prefecture on every row of an address list): the rest of the
+                        # text is this owner's window, and the search goes on without its anchor
+                        _add_window(spans.setdefault(owner, []), text, start, len(text), reaches[owner], _WORD_EDGE)
+                        owners = tuple(o for o in owners if o != owner)
+                        if not owners:
+                            break
+                        pattern = self._compile(owners)
+                        continue
+                    counted[1] = start
+                _add_window(spans.setdefault(owner, []), text, start, end, reaches[owner], _WORD_EDGE)
         return spans
 
 

@@ -17,19 +17,19 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import accumulate, chain, islice
+from functools import partial
+from itertools import accumulate, chain, islice, zip_longest
 from types import ModuleType
 from typing import NamedTuple
 
 import regex
 
 from dlp.detect import morph, numbers
-from dlp.detect.normalize import fold
+from dlp.detect.normalize import fold, fold_cells
 from dlp.detect.prefilter import NUMBERS, Prefilter
 from dlp.detect.registry import MODULES
 from dlp.model import Finding, Record, Table, TextBlock
 
-_UNIT = "\x1f"
 _BLANK_LINE = regex.compile(r"\n[ \t\r\u3000]*\n")
 SAMPLE_ROWS = 64
 """Rows read ahead to type a table's unlabelled columns."""
@@ -50,7 +50,9 @@ class _Fast(tuple):
 
 
 ROW_BATCH = 256
-"""Table rows whose free-text cells are scanned together (see ``DetectorSet._batch``)."""
+"""Rows of a table without typed columns scanned together as free text (see ``DetectorSet._free_rows``)."""
+COLUMN_BATCH = 4096
+"""Rows of a table with typed columns checked together, column by column (see ``TypedRows``)."""
 _ROW_GAP = "\n" + " " * 64 + "\n"
 
 
@@ -63,6 +65,46 @@ class RecordFindings(NamedTuple):
 
 
 _NOTHING = RecordFindings(())
+
+
+class TypedRows:
+    """Rows of a table batch, held column by column: for each checked column its detector id
+    and each row's finding (None where the cell was empty or failed its check). Each distinct
+    value of a column was checked once, and one ``Finding`` is shared by the cells that hold
+    it, so a 30,000-row list costs no per-cell Python beyond a lookup. ``PersonCounter.add_typed``
+    counts these rows as ``add`` would count each row's ``RecordFindings``; ``unique`` gives
+    each column's distinct findings in the order they first appear (for the keys and the
+    evidence). Rows listed in ``skip`` were given as ``RecordFindings`` (their free-text cells
+    held findings too) and are left out here."""
+
+    __slots__ = ("_cells", "checked", "columns", "rows", "skip", "unique")
+
+    def __init__(self, rows: int, columns: list[tuple[str, list[Finding | None]]],
+                 unique: list[dict[str, Finding | None]], cells: list[Sequence[str]],
+                 checked: list[bool], skip: frozenset[int]):
+        self.rows = rows
+        self.columns = columns
+        self.unique = unique
+        self._cells = cells
+        self.checked = checked
+        self.skip = skip
+
+    def values(self, i: int) -> list[str]:
+        """Row ``i``'s values that tell records apart (as ``DetectorSet._typed`` lists them):
+        the keys of its findings other than names, and the other non-empty cells, stripped."""
+        out: list[str] = []
+        found = iter(self.columns)
+        for cells, checked in zip(self._cells, self.checked, strict=True):
+            f = next(found)[1][i] if checked else None
+            if f is not None:
+                if f.detector != "person_name":
+                    out.append(f.key)
+            elif cells[i]:
+                out.append(cells[i].strip())
+        return out
+
+    def findings(self, i: int) -> list[Finding]:
+        return [f for _det, col in self.columns if (f := col[i]) is not None]
 CLEAN_CACHE_SIZE = 4096
 """Records remembered as holding nothing (then forgotten all at once: no LRU bookkeeping)."""
 CLEAN_CACHE_VALUE_MAX = 4096
@@ -79,6 +121,7 @@ class DetectorSet:
             for n in getattr(m, "DIGIT_LENGTHS", ()):
                 by_len.setdefault(n, []).append(m)
         self.by_len = {n: tuple(ms) for n, ms in by_len.items()}
+        self._from_number = {n: tuple(m.from_number for m in ms) for n, ms in by_len.items()}
         self.lengths = frozenset(self.by_len)
         self.textual = tuple(m for m in self.modules if hasattr(m, "find"))
         self.names = next((m for m in self.modules if hasattr(m, "near")), None)
@@ -131,10 +174,10 @@ class DetectorSet:
 
     def _numbers(self, text: str, toks: Iterable[tuple[str, str, int, int]],
                  hits: list[tuple[int, Finding]]) -> None:
-        by_len = self.by_len
+        by_len = self._from_number
         for tok, digits, start, end in toks:
-            for m in by_len.get(len(digits), ()):
-                f = m.from_number(tok, digits, text, start, end)
+            for from_number in by_len.get(len(digits), ()):
+                f = from_number(tok, digits, text, start, end)
                 if f is not None:
                     hits.append((start, f))
 
@@ -182,24 +225,13 @@ class DetectorSet:
             loose.append(text)
         return findings, other, "\n".join(loose)
 
-    def _batch(self, rows: list[tuple[list[Finding], Sequence[str], str]]) -> list[RecordFindings]:
-        """The records with findings among rows whose unclaimed cells (the last of each tuple)
-        are scanned as one text, so the detector passes run once per batch rather than once
-        per row (a 50 MB CSV without personal data would otherwise spend its whole time
-        budget on per-call overhead). Rows are separated by a blank stretch longer than any
-        label's reach, so context never crosses rows. Offsets are mapped back to rows only
-        when something was found."""
-        # fold is idempotent and keeps lengths: rows folded already are unchanged, raw ones fold here
-        hits = self.text_hits(fold(_ROW_GAP.join([loose for _f, _o, loose in rows])), names=False)
-        if not hits:
-            return [RecordFindings(tuple(f), o) for f, o, _l in rows if f]
-        extra = _by_row(hits, [len(loose) for _f, _o, loose in rows])
-        return [RecordFindings(tuple(findings + more), other)
-                for (findings, other, _loose), more in zip(rows, extra, strict=True) if findings or more]
-
     def _free_rows(self, rows: list[list[str]]) -> list[RecordFindings]:
-        """``_batch`` for rows that are free text only: the text is joined in C, and rows
-        are looked at one by one only when something was found."""
+        """The records with findings among rows that are free text only, scanned as one text
+        so the detector passes run once per batch rather than once per row (a 50 MB CSV
+        without personal data would otherwise spend its whole time budget on per-call
+        overhead). Rows are separated by a blank stretch longer than any label's reach, so
+        context never crosses rows. The text is joined in C, and rows are looked at one by
+        one only when something was found."""
         texts = list(map("\n".join, rows))
         hits = self.text_hits(fold(_ROW_GAP.join(texts)), names=False)
         if not hits:
@@ -221,43 +253,75 @@ class DetectorSet:
             self._clean.add(fields)
         return rec
 
-    def table(self, table: Table) -> Iterator[tuple[int, list[RecordFindings]]]:
-        """The rows in batches: (rows in the batch, the records among them with findings),
-        with unlabelled columns typed from a sample. Batches keep per-row Python to a minimum
-        (a resident list has tens of thousands of rows; an export without personal data
-        yields nothing but row counts)."""
+    def table(self, table: Table) -> Iterator[tuple[int, list[RecordFindings | TypedRows]]]:
+        """The rows in batches: (rows in the batch, their findings), with unlabelled columns
+        typed from a sample. A table with typed columns is checked column by column
+        (``_typed_rows``); one without is scanned as free text, rows batched (``_free_rows``).
+        Either way no per-cell Python runs for a cell that holds nothing (a resident list has
+        tens of thousands of rows; an export without personal data yields nothing but row
+        counts)."""
         rows = iter(table.rows)
         sample = list(islice(rows, SAMPLE_ROWS))
         width = max((len(r) for r in sample), default=0)
-        checks = [self._checker(self._trusted(self._column(table.header, i, sample), i, sample))
-                  for i in range(max(width, len(table.header)))]
-        parts = chain((sample,), iter(lambda: list(islice(rows, ROW_BATCH)), []))
+        columns = [self._trusted(self._column(table.header, i, sample), i, sample)
+                   for i in range(max(width, len(table.header)))]
+        checks = [self._checker(c) for c in columns]
         if not any(checks):  # nothing to check cell by cell: every row is free text
+            parts = chain((sample,), iter(lambda: list(islice(rows, ROW_BATCH)), []))
             for part in parts:
                 part = [row for row in part if row]
                 yield len(part), self._free_rows(part)
             return
-        n = len(checks)
-        typed = self._typed
+        typed = [(c[0], check) for c, check in zip(columns, checks, strict=True) if check is not None]
+        parts = chain((sample,), iter(lambda: list(islice(rows, COLUMN_BATCH)), []))
         for part in parts:
             part = [row for row in part if row]
-            done: list[RecordFindings] = []
-            loose_rows: list[tuple[list[Finding], Sequence[str], str]] = []
-            for row in part:
-                # One fold per row, not per cell (fold keeps lengths, so the unit separator
-                # splits the row back into the same cells).
-                cells = fold(_UNIT.join(row)).split(_UNIT) if len(row) > 1 else [fold(row[0])]
-                if len(cells) != len(row):  # a cell contained the separator itself
-                    cells = [fold(c) for c in row]
-                findings, other, loose = typed(zip(checks if len(row) <= n else checks + [None] * (len(row) - n),
-                                                   cells, strict=False))
-                if loose:
-                    loose_rows.append((findings, other, loose))
-                elif findings:
-                    done.append(RecordFindings(tuple(findings), other))
-            if loose_rows:
-                done.extend(self._batch(loose_rows))
-            yield len(part), done
+            if part:
+                yield len(part), self._typed_rows(part, checks, typed)
+
+    def _typed_rows(self, part: list[list[str]], checks: list[Callable[[str], Finding | None] | None],
+                    typed: list[tuple[ModuleType, Callable[[str], Finding | None]]]
+                    ) -> list[RecordFindings | TypedRows]:
+        """A batch of rows of a table with checked columns, column by column: each column is
+        folded in one call, each distinct value of a checked column is checked once
+        (``check_column``), the cells no check claimed are joined per row (in C) and scanned
+        as free text in one pass (``_free_rows``' layout). Rows where that text holds findings
+        become ``RecordFindings`` (as the row-by-row path made them); the rest stay columns."""
+        cells = [fold_cells(col) for col in zip_longest(*part, fillvalue="")]
+        n = len(part)
+        columns: list[tuple[str, list[Finding | None]]] = []
+        unique: list[dict[str, Finding | None]] = []
+        checked: list[bool] = []
+        loose: list[Sequence[str]] = []
+        checkers = iter(typed)
+        for i, col in enumerate(cells):
+            if i >= len(checks) or checks[i] is None:
+                checked.append(False)
+                loose.append(col)
+                continue
+            module, check = next(checkers)
+            results = check_column(module, check, col)
+            found = list(map(results.get, col))
+            columns.append((module.ID, found))
+            unique.append(results)
+            checked.append(True)
+            if None in results.values():   # some values failed their check: those cells are free text
+                failed = {v for v, f in results.items() if f is None}
+                loose.append([v if v in failed else "" for v in col])
+        skip: list[int] = []
+        extra: list[RecordFindings] = []
+        if loose:
+            texts = list(map("\n".join, map(partial(filter, None), zip(*loose, strict=True))))
+            hits = self.text_hits(_ROW_GAP.join(texts), names=False)
+            if hits:
+                batch = TypedRows(n, columns, unique, cells, checked, frozenset())
+                for i, more in enumerate(_by_row(hits, map(len, texts))):
+                    if more:
+                        skip.append(i)
+                        extra.append(RecordFindings(tuple(batch.findings(i) + more), batch.values(i)))
+        out: list[RecordFindings | TypedRows] = [TypedRows(n, columns, unique, cells, checked, frozenset(skip))]
+        out.extend(extra)
+        return out
 
     def _column(self, header: tuple[str | None, ...], i: int, sample: list[list[str]]) -> Column:
         if i < len(header) and header[i]:
@@ -316,6 +380,21 @@ class DetectorSet:
             prev_end = end
         if current:
             yield RecordFindings(tuple(current))
+
+
+def check_column(module: ModuleType, check: Callable[[str], Finding | None],
+                 cells: Sequence[str]) -> dict[str, Finding | None]:
+    """Each distinct non-empty value of a column with its finding (or None), in the order
+    they first appear. A module may check many values in one pass (``check_many``, given the
+    check function the column uses); else each distinct value is checked once."""
+    values = dict.fromkeys(cells)
+    values.pop("", None)
+    many = getattr(module, "check_many", None)
+    if many is not None:
+        found = many(check, list(values))
+        if found is not None:
+            return dict(zip(values, found, strict=True))
+    return {v: check(v) for v in values}
 
 
 def _by_row(hits: list[tuple[int, Finding]], lengths: Iterable[int]) -> list[list[Finding]]:
