@@ -14,7 +14,8 @@ Scheduling, so that no upload waits behind another it need not:
 - ``inspect.timeout`` counts the scan, not the wait. Each scan's deadline (timeout plus
   ``GRACE_SECONDS``) is enforced here, outside the worker: a worker that overruns it is
   killed alone and replaced, and one that dies is replaced; only the transfer it carried
-  gets its verdict (timeout, or an engine error), every other one keeps its place.
+  gets its verdict (timeout, or an engine error), every other one keeps its place. A worker
+  found dead while idle carried nothing: it is replaced and no transfer pays for it.
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ INLINE_HARD_MAX = 16 * 1024
 LARGE_BODY = 4 * 2**20
 """Bodies from this size on take the large lane, which leaves one worker to the small one."""
 
+DELIVERY_ATTEMPTS = 3
+"""Workers a transfer is offered to when the one it was given had died before the job reached
+it (a scanner killed while idle); then it is answered as an engine error."""
+
 
 Job = tuple[Callable[[Transfer, InspectSettings, frozenset[str]], ScanResult], Transfer, InspectSettings,
             frozenset[str]]
@@ -70,6 +75,11 @@ def _serve(conn: Connection) -> None:
             memtrim.trim()
 
 
+class Undelivered(Exception):
+    """A job could not be sent: the worker had died while idle. The transfer was never
+    scanned, so it waits for another worker instead of taking that worker's death as its own."""
+
+
 class _Worker:
     """One scanner process and the parent's end of its pipe."""
 
@@ -81,8 +91,12 @@ class _Worker:
         self.conn: Connection = parent
 
     def roundtrip(self, job: Job) -> ScanResult:
-        """Blocking: runs in a helper thread (sending a 60 MB body must not stall the loop)."""
-        self.conn.send(job)
+        """Blocking: runs in a helper thread (sending a 60 MB body must not stall the loop).
+        Raises ``Undelivered`` if the job never reached the worker (it had died before)."""
+        try:
+            self.conn.send(job)
+        except (OSError, EOFError) as e:
+            raise Undelivered(str(e)) from e
         result: ScanResult = self.conn.recv()
         return result
 
@@ -94,6 +108,20 @@ class _Worker:
         except (OSError, IndexError):
             return 0.0, 0
         return (int(fields[11]) + int(fields[12])) / _TICKS, int(fields[21]) * _PAGE
+
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def exit_description(self) -> str:
+        code = self.process.exitcode
+        if code is None:
+            return "still running"
+        if code < 0:
+            try:
+                return f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"killed by signal {-code}"
+        return f"exit status {code}"
 
     def kill(self) -> None:
         if self.process.is_alive() and self.process.pid is not None:
@@ -184,15 +212,20 @@ class ScanPool:
         if self.waiting >= limits.queue_max:
             return _uninspectable("overloaded", f"scan queue full ({limits.queue_max} transfers waiting)")
         large = len(transfer.body) >= LARGE_BODY and self.workers > 1
-        worker = await self._wait(large, len(transfer.body), limits)
-        if worker is None:
-            return _uninspectable("overloaded", f"no scanner free within inspect.queue_wait ({limits.queue_wait:g}s)")
-        try:
-            return await self._run(worker, transfer, limits, enabled)
-        finally:
-            if large:
-                self._busy_large -= 1
-            self._dispatch()
+        for _attempt in range(DELIVERY_ATTEMPTS):
+            worker = await self._wait(large, len(transfer.body), limits)
+            if worker is None:
+                return _uninspectable("overloaded",
+                                      f"no scanner free within inspect.queue_wait ({limits.queue_wait:g}s)")
+            try:
+                return await self._run(worker, transfer, limits, enabled)
+            except Undelivered:
+                continue  # that worker was dead before the job reached it: wait for another
+            finally:
+                if large:
+                    self._busy_large -= 1
+                self._dispatch()
+        return _died()
 
     async def _wait(self, large: bool, size: int, limits: InspectSettings) -> _Worker | None:
         """A worker for this transfer, or None if none came within ``queue_wait``."""
@@ -232,10 +265,14 @@ class ScanPool:
         except TimeoutError:
             # The budget could not interrupt the scan (a library call that parses a whole
             # part at once): this worker alone is stopped; its pipe thread ends with it.
-            self._replace(worker)
+            self._replace(worker, f"overran the scan budget ({limits.timeout:g}s + {GRACE_SECONDS:g}s grace), "
+                                  "so it was killed")
             return _uninspectable("timeout", f"scan exceeded its time budget of {limits.timeout:g}s")
+        except Undelivered:
+            self._replace(worker, "had died while idle")
+            raise  # the transfer was not scanned: _queued finds it another worker
         except (EOFError, OSError):
-            self._replace(worker)
+            self._replace(worker, "died mid-scan; that transfer gets inspect.on_error")
             return _died()
         except BaseException:
             self._replace(worker)  # cancelled mid-scan: the pipe is in an unknown state
@@ -247,6 +284,9 @@ class ScanPool:
         """Hand idle workers to waiting transfers: the small lane first, the large lane only
         while another worker stays free for small ones."""
         while self._idle and not self._closed:
+            if not self._idle[-1].alive():  # died while idle (OOM killer, an operator): no transfer's fault
+                self._replace(self._idle.pop(), "had died while idle")
+                continue
             entry = self._next(self._lanes[False])
             if entry is None and self._busy_large < self.workers - 1:
                 entry = self._next(self._lanes[True])
@@ -287,15 +327,19 @@ class ScanPool:
         self._idle.append(worker)
         self._dispatch()
 
-    def _replace(self, worker: _Worker) -> None:
+    def _replace(self, worker: _Worker, why: str = "") -> None:
+        """Stop ``worker`` (in a helper thread: reaping it may take a moment) and start
+        another; ``why`` is logged with how it ended."""
         self._alive -= 1
-        self._threads.submit(self._kill, worker)
+        self._threads.submit(self._kill, worker, why)
         self._ensure()
 
-    def _kill(self, worker: _Worker) -> None:
+    def _kill(self, worker: _Worker, why: str = "") -> None:
         self._retired_cpu += worker.usage()[0]
         worker.kill()
         self._all.discard(worker)
+        if why:
+            log.error("scanner process %s %s (%s): replaced", worker.process.pid, why, worker.exit_description())
 
     def usage(self) -> tuple[float, int, int]:
         """(CPU seconds used by scanner processes since start, retired ones included; their

@@ -208,3 +208,48 @@ def test_waits_given_up_do_not_fill_the_queue():
     for result in gave_up + later:
         assert result.uninspectable == ["overloaded"]
         assert not any("queue full" in e for e in result.errors), result.errors
+
+
+@pytest.mark.parametrize("dead", [1, 2])
+def test_a_worker_that_died_while_idle_costs_no_transfer(dead):
+    """A scanner killed while idle (the OOM killer, an operator) carried no transfer: the next
+    uploads are scanned by the others or by its replacement, none answered as an engine error.
+    With both killed, the transfers wait for the replacements."""
+    limits = InspectSettings(timeout=30, inline_max=0)
+    pool = ScanPool(2)
+
+    async def scenario():
+        await asyncio.sleep(1.5)
+        victims = [w.process for w in list(pool._idle)[:dead]]
+        for process in victims:
+            os.kill(process.pid, signal.SIGKILL)
+        for process in victims:
+            while process.is_alive():
+                await asyncio.sleep(0.01)
+        results = await asyncio.gather(*(pool.scan(Transfer("http", b"a.person@example.jp\n" * 2000), limits, ALL)
+                                         for _ in range(4)))
+        return results, {w.process.pid for w in pool._all}, {p.pid for p in victims}
+
+    results, pids, victims = _run(pool, scenario)
+    assert [r.engine_error for r in results] == [None] * 4
+    assert all(r.findings == {"email": 1} for r in results)
+    assert not pids & victims
+
+
+def test_a_job_sent_to_a_worker_that_just_died_goes_to_another(monkeypatch):
+    """The race the liveness check cannot close: the worker dies between the check and the
+    send. The send fails, the job was never received, and another worker scans it."""
+    limits = InspectSettings(timeout=30, inline_max=0)
+    pool = ScanPool(1)
+    monkeypatch.setattr("dlp.workers._Worker.alive", lambda self: True)  # the check sees it alive
+
+    async def scenario():
+        await asyncio.sleep(1.5)
+        victim = pool._idle[0].process
+        os.kill(victim.pid, signal.SIGKILL)
+        while victim.is_alive():
+            await asyncio.sleep(0.01)
+        return await pool.scan(Transfer("http", b"a.person@example.jp\n" * 2000), limits, ALL), victim.pid
+
+    result, victim = _run(pool, scenario)
+    assert result.engine_error is None and result.findings == {"email": 1}
