@@ -249,7 +249,9 @@ def test_a_job_sent_to_a_worker_that_just_died_goes_to_another(monkeypatch):
         os.kill(victim.pid, signal.SIGKILL)
         while victim.is_alive():
             await asyncio.sleep(0.01)
-        return await pool.scan(Transfer("http", b"a.person@example.jp\n" * 2000), limits, ALL), victim.pid
+        result = await pool.scan(Transfer("http", b"a.person@example.jp\n" * 2000), limits, ALL)
+        return result, victim.pid, {w.process.pid for w in pool._all}
 
-    result, victim = _run(pool, scenario)
+    result, victim, pids = _run(pool, scenario)
     assert result.engine_error is None and result.findings == {"email": 1}
+    assert victim not in pids

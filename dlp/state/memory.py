@@ -41,6 +41,10 @@ class MemoryState:
         recent = {d for d, t in seen.items() if t >= since}
         return len(recent.union(digests))
 
+    def windows(self) -> dict[str, dict[bytes, float]]:
+        """Every subject's persons (salted digest → time last sent); read only."""
+        return self._windows
+
     async def window_count(self, subject: str, digests: list[bytes], period: float, now: float) -> int:
         return self.count_now(subject, digests, period, now)
 
