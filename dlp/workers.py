@@ -7,8 +7,9 @@ bigger or slower than the event loop may carry (``Budget(inline=True)``) moves t
 
 Scheduling, so that no upload waits behind another it need not:
 - Two lanes by size. Small bodies may use every worker; large ones (``LARGE_BODY``) at most
-  all but one, so a small upload never queues behind 30 MB files. In each lane the smallest
-  body waiting goes first.
+  all but one, so a small upload never queues behind 30 MB files. In each lane a smaller
+  body goes before a larger one that has not waited long (``SIZE_HEADSTART``): small ones
+  overtake, and a large one is never starved by a stream of smaller ones.
 - The queue is bounded in length (``inspect.queue_max``) and in time (``inspect.queue_wait``):
   past either, the transfer is answered at once as uninspectable ``overloaded``.
 - ``inspect.timeout`` counts the scan, not the wait. Each scan's deadline (timeout plus
@@ -49,6 +50,12 @@ INLINE_HARD_MAX = 16 * 1024
 
 LARGE_BODY = 4 * 2**20
 """Bodies from this size on take the large lane, which leaves one worker to the small one."""
+
+SIZE_HEADSTART = 4 * 2**20
+"""Bytes per second of head start: a body waits as if it had arrived ``size / SIZE_HEADSTART``
+seconds later than it did (1 s for 4 MiB, 8 s for 32 MiB), so it is overtaken only by
+smaller bodies that arrive within that time (shortest-first alone let a 256 KiB body wait
+until the stream of smaller ones ended, past ``queue_wait``)."""
 
 DELIVERY_ATTEMPTS = 3
 """Workers a transfer is offered to when the one it was given had died before the job reached
@@ -136,7 +143,7 @@ _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 @dataclass(order=True)
 class _Waiting:
-    size: int
+    turn: float      # when it arrived, plus its size's head start (SIZE_HEADSTART)
     seq: int
     granted: asyncio.Future[_Worker] = field(compare=False)
 
@@ -229,10 +236,10 @@ class ScanPool:
 
     async def _wait(self, large: bool, size: int, limits: InspectSettings) -> _Worker | None:
         """A worker for this transfer, or None if none came within ``queue_wait``."""
-        entry = _Waiting(size, next(self._seq), asyncio.get_running_loop().create_future())
+        queued = time.monotonic()
+        entry = _Waiting(queued + size / SIZE_HEADSTART, next(self._seq), asyncio.get_running_loop().create_future())
         heapq.heappush(self._lanes[large], entry)
         self._waiting += 1
-        queued = time.monotonic()
         self._ensure()
         self._dispatch()
         try:

@@ -255,3 +255,34 @@ def test_a_job_sent_to_a_worker_that_just_died_goes_to_another(monkeypatch):
     result, victim, pids = _run(pool, scenario)
     assert result.engine_error is None and result.findings == {"email": 1}
     assert victim not in pids
+
+
+def test_a_larger_body_is_not_starved_by_a_stream_of_smaller_ones():
+    """Smaller bodies may go first, but not for ever: one worker, a steady stream of small
+    scans, and a 3 MiB body that arrived early. Smallest-first alone kept it waiting until
+    the stream ended (in a soak, until inspect.queue_wait made it 'overloaded')."""
+    limits = InspectSettings(timeout=30, inline_max=0)
+    pool = ScanPool(1)
+    pool.scan_function = _sleepy_scan
+
+    async def scenario():
+        await asyncio.sleep(1.5)
+        done: dict[str, float] = {}
+        started = time.monotonic()
+
+        async def scan(name: str, body: bytes) -> None:
+            await pool.scan(Transfer("http", body), limits, ALL)
+            done[name] = time.monotonic() - started
+
+        busy = asyncio.create_task(scan("first", _body(0.3, 20_000)))
+        await asyncio.sleep(0.05)
+        big = asyncio.create_task(scan("big", _body(0.1, 3 * 2**20)))
+        stream = []
+        for i in range(40):  # 4 s of small scans, two waiting at any time
+            stream.append(asyncio.create_task(scan(f"small{i}", _body(0.1, 20_000))))
+            await asyncio.sleep(0.1)
+        await asyncio.gather(busy, big, *stream)
+        return done
+
+    done = _run(pool, scenario)
+    assert done["big"] < 2.5, done["big"]
