@@ -5,7 +5,7 @@ STAMP   := $(VENV)/.installed
 # Debian packages the tests need (command=package).
 SYSTEM_DEPS := zip=zip redis-server=redis-server prometheus=prometheus promtool=prometheus openssl=openssl postfix=postfix
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench soak clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || "$$(scripts/find-python)" -m venv $(VENV)
@@ -28,6 +28,15 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+# Load and integrity (issue 13): SOAK_UPLOADS uploads of mixed benign and personal files from
+# SOAK_CLIENTS clients through a real `dlp run`, every one checked. `make test` runs 400 from 16.
+SOAK_UPLOADS ?= 10000
+SOAK_CLIENTS ?= 50
+SOAK_SEED    ?= 1
+soak: $(STAMP)
+	@scripts/system-deps $(SYSTEM_DEPS)
+	$(PY) tests/soak.py --uploads $(SOAK_UPLOADS) --clients $(SOAK_CLIENTS) --seed $(SOAK_SEED)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
