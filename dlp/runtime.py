@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -194,7 +195,11 @@ class Runtime:
                 self.incidents.write(record)
             except OSError as e:
                 self.metrics.errors.labels("incident").inc()
-                log.error("cannot write incident %s: %s", decision.incident_id, e.strerror or e)
+                log.error("cannot write incident %s to %s (%s): it goes to the log and the webhook only",
+                          decision.incident_id, self.incidents.path, e.strerror or e)
+                # The file write failed before its SIEM line: a full data disk must not
+                # lose the record everywhere.
+                incidents.siem.info("%s", json.dumps(record, ensure_ascii=False, separators=(",", ":")))
             if self.webhook is not None:
                 self.webhook.submit(record)
             log.warning(

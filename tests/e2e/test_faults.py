@@ -365,11 +365,7 @@ def test_a_quarantine_that_cannot_be_stored_is_blocked_never_allowed(start, upst
             qdir.chmod(0o500)
     elif fault == "full":
         _mount_tmpfs(qdir, "256k")
-        to_free = qdir / "filler"
-        with contextlib.suppress(OSError), open(to_free, "wb") as fh:   # fill it up to the last block
-            while True:
-                fh.write(b"\0" * 4096)
-                fh.flush()
+        to_free = _fill(qdir)
     try:
         proc = start(shipped_policy())
         if fault == "file-size-limit":   # no file of the proxy may grow beyond 64 KiB
@@ -415,6 +411,54 @@ def test_a_quarantine_that_cannot_be_stored_is_blocked_never_allowed(start, upst
     finally:
         if fault in ("read-only", "full") and os.geteuid() == 0:
             _umount(qdir)
+
+
+def _fill(directory: Path) -> Path:
+    """Fill the file system of ``directory`` to the last block; the filler file's path."""
+    filler = directory / "filler"
+    with contextlib.suppress(OSError), open(filler, "wb") as fh:
+        while True:
+            fh.write(b"\0" * 4096)
+            fh.flush()
+    return filler
+
+
+def test_a_full_data_disk_keeps_every_verdict_and_the_incidents_reach_the_log(start, upstream, tmp_path):
+    """Incidents cannot be written: the verdicts stand (a quarantine becomes a block), each
+    incident record still goes to the log (the SIEM's stream), and the failures are counted."""
+    data = tmp_path / "var-p"
+    if os.geteuid() != 0:
+        pytest.skip("needs a small tmpfs (root)")
+    _mount_tmpfs(data, "4m")
+    try:
+        proc = start(shipped_policy())
+        filler = _fill(data)
+        answers = {}
+        for tag, n, seed in (("bulk", 1000, 1551), ("review", 150, 1552), ("few", 20, 1553)):
+            body, ctype = csv_upload(persons(n, seed=seed))
+            answers[tag] = post(proc, upstream.port, body, f"disk-full-{tag}", ctype)
+        assert answers["bulk"].status == 403 and answers["bulk"].page["action"] == "block"
+        assert answers["review"].status == 403 and answers["review"].page["action"] == "block"
+        assert answers["few"].status == 200       # 'log': allowed, with an incident nobody could write
+        assert arrived(upstream, "disk-full-few") == [answers["few"].sha256]
+        assert arrived(upstream, "disk-full-bulk") == arrived(upstream, "disk-full-review") == []
+        assert incidents(proc) == {}
+        log = proc.output()
+        for answer in (answers["bulk"], answers["review"]):
+            incident = answer.headers["x-sekimori-incident"]
+            assert f"cannot write incident {incident}" in log
+            assert f'sekimori.incident: {{"id":"{incident}"' in log
+        snap = metrics(proc)
+        assert value(snap, "dlp_errors_total", stage="incident") == 3
+        assert value(snap, "dlp_errors_total", stage="quarantine") == 1
+        assert value(snap, "dlp_transfers_total", action="block") == 2
+        filler.unlink()
+        body, ctype = csv_upload(persons(1000, seed=1551))
+        again = post(proc, upstream.port, body, "disk-free-bulk", ctype)
+        assert again.status == 403 and again.headers["x-sekimori-incident"] in incidents(proc)
+        assert_survived(proc, upstream, "disk-full")
+    finally:
+        _umount(data)
 
 
 # -- 4. upstream down or resetting --------------------------------------------------------------
