@@ -33,6 +33,9 @@ log = logging.getLogger("sekimori")
 MAINTENANCE_SECONDS = 30.0
 """How often the running proxy expires quarantine items and refreshes the backlog gauges."""
 
+STATE_PROBE_SECONDS = 5.0
+"""How often the running proxy checks its state backend without waiting for a transfer."""
+
 class Runtime:
     def __init__(self, pol: Policy, data_dir: Path, metrics: Metrics):
         self.policy = pol
@@ -44,8 +47,10 @@ class Runtime:
         metrics.queue_depth.set_function(lambda: self.pool.depth)
         metrics.watch_scanners(self.pool.usage)
         self.state: StateBackend = open_backend(pol.state, data_dir)
+        metrics.state_backend_up.set_function(lambda: 1 if self.state.up else 0)
         self.webhook: Webhook | None = None
         self._maintenance: asyncio.Task[None] | None = None
+        self._probe: asyncio.Task[None] | None = None
         self._loaded(pol)
 
     def start(self) -> None:
@@ -56,6 +61,17 @@ class Runtime:
             self.webhook = Webhook(self.policy.webhook, self.metrics)
             self.webhook.start()
         self._maintenance = asyncio.get_running_loop().create_task(self._maintain(), name="maintenance")
+        self._probe = asyncio.get_running_loop().create_task(self._probe_state(), name="state-probe")
+
+    async def _probe_state(self) -> None:
+        """Keep ``dlp_state_backend_up`` current on a quiet proxy (it was set only by
+        transfers that carry persons, so an outage without such traffic went unseen)."""
+        while True:
+            await asyncio.sleep(STATE_PROBE_SECONDS)
+            try:
+                await self.state.probe()
+            except Exception:  # a probe must never end the loop
+                log.exception("state backend probe failed")
 
     async def _maintain(self) -> None:
         while True:
@@ -173,9 +189,7 @@ class Runtime:
         return decision
 
     async def decide(self, transfer: Transfer, scan: ScanResult, pol: Policy) -> Decision:
-        decision = await decide_with_state(self.state, transfer, scan, pol)
-        self.metrics.state_backend_up.set(1 if self.state.up else 0)
-        return decision
+        return await decide_with_state(self.state, transfer, scan, pol)
 
     async def conclude_async(self, transfer: Transfer, scan: ScanResult, decision: Decision) -> Decision:
         hashes: list[str] = []
@@ -214,8 +228,9 @@ class Runtime:
         return decision
 
     async def close(self) -> None:
-        if self._maintenance is not None:
-            self._maintenance.cancel()
+        for task in (self._maintenance, self._probe):
+            if task is not None:
+                task.cancel()
         if self.webhook is not None:
             await self.webhook.stop()
         self.pool.close()

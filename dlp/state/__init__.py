@@ -40,6 +40,11 @@ class StateBackend(Protocol):
     async def approval_take(self, key: str) -> str | None:
         """Consume the approval for ``key``; the incident id it came from, or None."""
 
+    async def probe(self) -> None:
+        """Check the backend now, without a transfer (the running proxy calls it every few
+        seconds, so ``up`` and dlp_state_backend_up are current on a quiet proxy too, and a
+        backend that is back is caught up at once)."""
+
     async def close(self) -> None: ...
 
 

@@ -102,5 +102,8 @@ class MemoryState:
             return None
         return entry[0]
 
+    async def probe(self) -> None:
+        return None
+
     async def close(self) -> None:
         return None

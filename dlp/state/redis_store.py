@@ -187,5 +187,16 @@ class RedisState:
                 self._failed(e)
         return await self._fallback.approval_take(key)
 
+    async def probe(self) -> None:
+        if not self._use_redis():
+            return
+        try:
+            if self._down_since is None:
+                await self._client.ping()
+            else:
+                await self._back()
+        except (RedisError, OSError) as e:
+            self._failed(e)
+
     async def close(self) -> None:
         await self._client.aclose()

@@ -288,21 +288,26 @@ def test_redis_hung_then_down_then_back(start, upstream):
         assert post(proc, upstream.port, few, "few", ctype).status == 200
         assert r.zcard(window) == 20 and value(metrics(proc), "dlp_state_backend_up") == 1
 
-        # hung: every call waits for the client's 2 s socket timeout, then local counting
+        def up() -> float:
+            return value(metrics(proc), "dlp_state_backend_up")
+
+        # hung: a call waits for the client's 2 s socket timeout, then local counting; the
+        # proxy's own probe (every 5 s) notices without any traffic
         redis_server.proc.send_signal(signal.SIGSTOP)
+        assert wait_for(lambda: up() == 0, timeout=15)
         started = time.monotonic()
         answer = post(proc, upstream.port, few, "few-hung", ctype)
         assert answer.status == 200 and time.monotonic() - started < 8
         assert arrived(upstream, "few-hung") == [answer.sha256]
-        assert value(metrics(proc), "dlp_state_backend_up") == 0
+        assert up() == 0
         plain = post(proc, upstream.port, benign(100_000, 5), "benign-hung")
         assert plain.status == 200 and arrived(upstream, "benign-hung") == [plain.sha256]
         redis_server.proc.send_signal(signal.SIGCONT)
-        assert wait_for(lambda: post(proc, upstream.port, few, "probe", ctype).status == 200
-                        and value(metrics(proc), "dlp_state_backend_up") == 1, timeout=20, every=1)
+        assert wait_for(lambda: up() == 1, timeout=15)
 
         # down: the shipped rules keep working on local counts
         redis_server.stop()
+        assert wait_for(lambda: up() == 0, timeout=15)
         bulk, ctype_b = csv_upload(persons(1000, seed=1402))
         answer = post(proc, upstream.port, bulk, "bulk-down", ctype_b)
         assert answer.status == 403 and answer.page["action"] == "block"
@@ -314,15 +319,16 @@ def test_redis_hung_then_down_then_back(start, upstream):
             body, ct = csv_upload(drip[99 * i:99 * (i + 1)])
             answer = post(proc, upstream.port, body, f"drip{i}", ct)
             assert answer.status == 200 and arrived(upstream, f"drip{i}") == [answer.sha256]
-        assert value(metrics(proc), "dlp_state_backend_up") == 0
+        assert up() == 0
         assert "unreachable" in proc.output() and "counting locally" in proc.output()
         assert arrived(upstream, "bulk-down") == [] and arrived(upstream, "review-down") == []
 
         # back, empty (no persistence): the outage's persons are copied into it, the drip is stopped
         redis_server.start()
-        assert wait_for(lambda: post(proc, upstream.port, few, "probe2", ctype).status == 200
-                        and value(metrics(proc), "dlp_state_backend_up") == 1, timeout=20, every=1)
+        assert wait_for(lambda: up() == 1, timeout=15)          # noticed without traffic
         assert "is back" in proc.output()
+        assert wait_for(lambda: r.zcard(window) == 9 * 99, timeout=5)   # caught up with the outage
+        assert post(proc, upstream.port, few, "few-back", ctype).status == 200     # 911 persons
         assert r.zcard(window) == 20 + 9 * 99
         body, ct = csv_upload(drip[99 * 9:])     # 1,010 persons: drip-exfiltration
         answer = post(proc, upstream.port, body, "drip9", ct)
