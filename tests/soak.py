@@ -82,10 +82,20 @@ class Upload:
         return f"/soak/{self.idx}/{self.kind}"
 
 
+_RESERVOIR_LOCK = threading.Lock()
+
+
 @cache
-def _text_reservoir() -> bytes:
-    """Prose (Japanese and English), source code, logs and orders to cut text bodies from."""
+def _text_reservoir_unlocked() -> bytes:
     return benign_corpus(3 * 2**20, seed=1313)
+
+
+def _text_reservoir() -> bytes:
+    """Prose (Japanese and English), source code, logs and orders to cut text bodies from.
+    Built once under a lock: Faker draws from one shared generator, so two client threads
+    building it at once would each get other text than the plan verified."""
+    with _RESERVOIR_LOCK:
+        return _text_reservoir_unlocked()
 
 
 def _cut_utf8(data: bytes, start: int, size: int) -> bytes:
@@ -487,7 +497,8 @@ def run(uploads: int = 400, clients: int = 16, seed: int = 1, workdir: Path | No
     pool_seed = seed * 7919 + 13
     t0 = time.monotonic()
     uploads_planned, report.benign_replaced = plan(uploads, seed, verify)
-    person_pool(pool_seed)
+    person_pool(pool_seed)     # both built here, not by the first client threads
+    _text_reservoir()
     if progress:
         print(f"planned {uploads} uploads in {time.monotonic() - t0:.1f} s ({report.benign_replaced} benign "
               "bodies replaced: the engine found something in them)", flush=True)

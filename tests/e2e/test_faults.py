@@ -652,7 +652,43 @@ def test_mixed_load_400_uploads_from_16_clients_all_right(tmp_path):
     assert report.latency["max"] < 10
 
 
-# -- 8. the leak check, after everything above ------------------------------------------------------
+# -- 8. bodies a parser chokes on (found by the soak; dlp/extract, not fixed here) ------------------
+
+@pytest.fixture
+def unlisted(tmp_path):
+    """A dlp run that the leak check below does not read (these tests look for leaks themselves)."""
+    cfg = tmp_path / "p.yaml"
+    cfg.write_text(SHIPPED.read_text())
+    proc = DlpProcess(cfg, tmp_path / "var").start()
+    yield proc
+    proc.stop()
+
+
+@pytest.mark.xfail(strict=False, reason="dlp/extract/events.describe() masks quoted fragments and digit runs "
+                   "only; ijson/yajl's error message carries the text around the error unquoted, so a broken "
+                   "JSON body's e-mail addresses and names reach the incident's errors and the log")
+def test_a_parser_error_message_carries_no_raw_value(unlisted, upstream):
+    ps = people(30, seed=1901)      # not in SEEN: this run is checked here
+    members = ", ".join(f'{{"name": "{p.name}", "mail": "{p.email}", "tel": "{p.phone}"}}' for p in ps)
+    broken = f'{{"members": [{members}, oops {{"x": 1}}]}}'.encode()
+    answer = post(unlisted, upstream.port, broken, "broken-json", "application/json")
+    assert answer.status == 403 and arrived(upstream, "broken-json") == []
+    written = unlisted.output() + "".join(p.read_text() for p in unlisted.data_dir.glob("incidents*.jsonl"))
+    assert "invalid or truncated JSON" in written
+    assert _leaks(ps, written) == set()
+
+
+@pytest.mark.xfail(strict=False, reason="dlp/extract/sniff.text_kind() reads any text starting with '[' as "
+                   "JSON and jsondoc reports the parse failure as 'corrupt' (blocked) instead of falling back "
+                   "to text: a benign log whose lines start with '[2026-11-27 10:00:00]' is refused")
+def test_a_log_whose_lines_start_with_a_bracketed_time_passes(unlisted, upstream):
+    log = "".join(f"[2026-11-27 10:00:{i % 60:02d}] INFO worker started job {i}\n" for i in range(2000)).encode()
+    answer = post(unlisted, upstream.port, log, "bracket-log", "text/plain")
+    assert answer.status == 200, answer.body[:300]
+    assert arrived(upstream, "bracket-log") == [answer.sha256]
+
+
+# -- 9. the leak check, after everything above ------------------------------------------------------
 
 def _forms(p: Person) -> list[str]:
     """The raw values of a person as they could appear: as written, without spaces or dashes."""
