@@ -182,3 +182,19 @@ def test_errors_never_quote_content():
     for body in (bad_json, bad_xml, b"PK\x03\x04" + secret.encode() * 10):
         r = F.scan_bytes(body)
         assert all("090" not in e and "山田" not in e for e in r.errors), r.errors
+
+
+# -- HTML that never closes its constructs ------------------------------------------------------
+
+@pytest.mark.parametrize("unit", ["<a ", "<a\n", "<a b='>'", "</", "<!--", "<!", "<?", "x<", "<b>x</b>", "<![ x>"])
+def test_html_constructs_that_never_end_cost_linear_time(unit):
+    """The standard library's HTMLParser needed minutes for 128 KiB of ``<a `` (each open
+    construct rescanned the rest of the input inside one call, out of the deadline's reach)
+    and raised AssertionError on ``<![ x>``; the tokenizer in markup.py reads 256 KiB of any
+    of them in a fraction of a second, and the text around them is still scanned."""
+    body = "<html><body><p>山田 太郎 090-1234-5678</p>".encode() + unit.encode() * ((256 << 10) // len(unit))
+    started = time.monotonic()
+    r = F.scan_bytes(body, content_type="text/html")
+    assert time.monotonic() - started < 2
+    assert r.engine_error is None and r.uninspectable == [] and r.errors == [], r.errors
+    assert r.findings.get("phone") == 1
