@@ -35,8 +35,25 @@ class Part:
     transfer_encoding: str = ""
 
 
+PARAMS_LENGTH = 16 * 1024
+PARAMS_MAX = 100
+"""A parameterised header (Content-Type, Content-Disposition) is read up to this length and
+this many parameters: the email package's parameter splitter rescans the rest of the value
+for each ``;`` (quadratic: one 160 KB Content-Disposition took tens of seconds in one call).
+A real one holds a handful, and a 255-character file name percent-encoded fits."""
+
+
+def bounded_params(value: str) -> str:
+    """``value`` cut to PARAMS_LENGTH characters and PARAMS_MAX parameters."""
+    value = value[:PARAMS_LENGTH]
+    if value.count(";") > PARAMS_MAX:
+        value = ";".join(value.split(";", PARAMS_MAX + 1)[:PARAMS_MAX + 1])
+    return value
+
+
 def header_params(value: str) -> tuple[str, dict[str, str]]:
     """Split ``type/sub; a=b; filename*=UTF-8''x`` into the main value and decoded params."""
+    value = bounded_params(value)
     msg = Message()
     msg["X"] = value
     main = msg.get_content_type() if "/" in value.split(";")[0] else value.split(";")[0].strip().lower()
