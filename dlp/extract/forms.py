@@ -95,19 +95,25 @@ def multipart_parts(body: bytes, content_type: str) -> Iterator[Part]:
             sep = 1
         if nxt < 0:  # truncated last part: inspect what is there, then report it
             nxt, sep = len(body), 0
-        raw = body[eol + 1:nxt]
-        head_end = raw.find(b"\r\n\r\n")
-        skip = 4
-        if head_end < 0:
-            head_end, skip = raw.find(b"\n\n"), 2
-        if head_end < 0:
-            headers_blob, data = raw, b""
-        else:
-            headers_blob, data = raw[:head_end], raw[head_end + skip:]
-        yield _part(headers_blob, data)
+        yield _part(*_split_part(body[eol + 1:nxt]))
         if sep == 0:
             raise Uninspectable("corrupt", "multipart body: last part has no closing boundary")
         pos = nxt + sep + len(delim)
+
+
+def _split_part(raw: bytes) -> tuple[bytes, bytes]:
+    """(headers, content) of a part after its boundary line. A part without headers starts
+    with the blank line (RFC 2046): all of it is content. A part with no blank line at all
+    is read whole as content too (its header lines are still parsed): no byte of a part
+    goes unread because its headers are missing or unterminated."""
+    for blank in (b"\r\n", b"\n"):
+        if raw.startswith(blank):
+            return b"", raw[len(blank):]
+    for separator in (b"\r\n\r\n", b"\n\n"):
+        head_end = raw.find(separator)
+        if head_end >= 0:
+            return raw[:head_end], raw[head_end + len(separator):]
+    return raw, raw
 
 
 def _part(headers_blob: bytes, data: bytes) -> Part:
