@@ -61,11 +61,14 @@ def detect_encoding(data: bytes) -> str | None:
         return None
     if _JIS_ESC.search(head) and max(head) < 0x80:
         return "iso-2022-jp"
-    if _strict(head, "utf-8", final):
+    if _strict(head, "utf-8", final) or _fits_damaged(head, "utf-8"):
         return "utf-8"
     japanese = japanese_encoding(head, final)
     if japanese:
         return japanese
+    damaged = _damaged_japanese(head)
+    if damaged:
+        return damaged
     best = charset_normalizer.from_bytes(head[:16384]).best()
     if best is not None:
         return {"shift_jis": "cp932", "cp932": "cp932", "euc_jp": "euc_jp"}.get(best.encoding, best.encoding)
@@ -142,6 +145,38 @@ def japanese_encoding(sample: bytes, final: bool = True) -> str | None:
         text = sample.decode("cp932", "replace")
         if _JAPANESE.search(text) or _HAN_RUN.search(text) or not _LATIN_PAIRS.search(sample):
             return "cp932"
+    return None
+
+
+DAMAGE_MAX = 0.05
+"""Damaged places (runs of undecodable bytes) a text may have per well-formed non-ASCII
+character to still be read as UTF-8, CP932 or EUC-JP (a broken byte, a cut export, an
+editor's stray Latin-1)."""
+_DAMAGE = regex.compile("\ufffd+")
+
+
+def _fits_damaged(sample: bytes, encoding: str) -> bool:
+    """``sample`` reads in ``encoding`` but for at most DAMAGE_MAX of its characters."""
+    text = sample.decode(encoding, "replace")
+    good = len(text) - len(text.encode("ascii", "ignore")) - text.count("\ufffd")
+    return 0 < len(_DAMAGE.findall(text)) <= DAMAGE_MAX * good
+
+
+def _damaged_japanese(sample: bytes) -> str | None:
+    """Japanese as ``japanese_encoding`` decides, for text with a few invalid byte
+    sequences. A strict trial fails on one of them, and the text was then taken for binary
+    and only its ASCII runs read: one stray byte hid every name of a CP932 list. (UTF-8
+    with a few errors is taken before the strict Japanese trials: they often accept it.)"""
+    sjis = _fits_damaged(sample, "cp932")
+    euc = next((e for e in ("euc_jp", "euc_jis_2004") if _fits_damaged(sample, e)), None)
+    if sjis and euc:
+        return euc if _plausible_euc(sample.decode(euc, "replace")) else "cp932"
+    chosen = euc or ("cp932" if sjis else None)
+    if chosen is None:
+        return None
+    text = sample.decode(chosen, "replace")
+    if _JAPANESE.search(text) or _HAN_RUN.search(text):
+        return chosen
     return None
 
 

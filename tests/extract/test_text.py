@@ -2,6 +2,7 @@ import os
 
 import formats as F
 import pytest
+from synthetic import people
 
 from dlp.config import InspectSettings
 from dlp.extract.budget import Budget
@@ -49,6 +50,21 @@ def test_non_japanese_legacy_text_is_named_by_charset_normalizer():
     for text, enc in (("Müller Straße 5, 80331 München, Telefon 089 1234567", "cp1252"),
                       ("Ελληνικά κείμενα για δοκιμή κωδικοποίησης", "iso-8859-7")):
         assert decode(text.encode(enc))[0] == text
+
+
+@pytest.mark.parametrize("encoding", ["cp932", "euc_jp", "utf-8"])
+@pytest.mark.parametrize("damage", [b"\xff", b"\x81\x20", b"\xc0\x80", b"\xed\xa0\x80\xfe" * 3])
+def test_a_few_broken_bytes_leave_japanese_text_readable(encoding, damage):
+    """One invalid sequence made every strict trial fail and the text was read as binary
+    (its ASCII runs only): the names of a CP932 list were lost. A text that reads but for
+    a few characters keeps its encoding, and the persons are counted."""
+    rows = "".join(f"{p.name},{p.phone}\n" for p in people(40, seed=8))
+    raw = ("氏名,電話番号\n" + rows).encode(encoding)
+    cut = len(raw) // 2
+    body = raw[:cut] + damage + raw[cut:]
+    assert detect_encoding(body).startswith(encoding[:3])
+    r = F.scan_bytes(body)
+    assert r.persons >= 38, (r.persons, r.findings)
 
 
 def test_utf16_without_bom_when_it_has_ascii():
