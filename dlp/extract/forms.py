@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from email.message import Message
 from email.utils import collapse_rfc2231_value
+from itertools import islice
 
 from dlp.extract import embedded
 from dlp.extract import text as textmod
@@ -138,17 +139,38 @@ every space and line end percent-encoded. A body of any other shape is not a for
 its Content-Type says (``curl --data-binary @list.csv`` labels a CSV so)."""
 
 
+_SPACE = re.compile(rb"\s")
+_BAD_PAIR = re.compile(rb"(?:^|&)(?:=|&|[^=&]*(?:&|$)|[^=&]{257})")
+"""A pair without a name, an empty pair, a pair without ``=``, or a name over 256 bytes."""
+
+
+def is_form(body: bytes) -> bool:
+    """``_FORM.fullmatch(body)``, decided by searches: the regex engine keeps a backtracking
+    frame per repetition of a group, ~44 bytes per body byte (a 64 MB body took 2.8 GB)."""
+    core = body.rstrip()
+    if core.endswith(b"&"):
+        core = core[:-1]
+    return bool(core) and not _SPACE.search(core) and not _BAD_PAIR.search(core)
+
+
 def urlencoded_fields(body: bytes) -> list[tuple[str, bytes]] | None:
     """The (name, value bytes) pairs of a form body, percent-decoded as bytes (a form is sent
     in its page's encoding: Shift_JIS and EUC-JP pages exist), or None if it is no form."""
-    if not _FORM.fullmatch(body):
+    if not is_form(body):
         return None
-    fields = []
-    for pair in body.split(b"&"):
-        name, sep, value = pair.strip().partition(b"=")
+    return list(_pairs(body))
+
+
+_PAIR = re.compile(rb"[^&]+")
+
+
+def _pairs(body: bytes) -> Iterator[tuple[str, bytes]]:
+    """The decoded pairs of a body ``_FORM`` matches, one at a time (a 64 MB body holds
+    16 million: as a list they cost gigabytes)."""
+    for m in _PAIR.finditer(body):
+        name, sep, value = m.group().strip().partition(b"=")
         if sep:
-            fields.append((_unquote(name).decode("utf-8", "replace"), _unquote(value)))
-    return fields
+            yield _unquote(name).decode("utf-8", "replace"), _unquote(value)
 
 
 def _unquote(value: bytes) -> bytes:
@@ -162,6 +184,23 @@ MAGIC_MIN = 64
 small, and the magic check would cost on every cookie of every request."""
 
 
+RECORD_FIELDS = 10_000
+"""Values of one form handed over as one record at most (as ``jsondoc.MAX_FIELDS``): a body of
+a million name=value pairs is no one person, and one record of them took the detectors 30 s
+with no deadline check in between."""
+
+
+def record_chunks(record: Record, budget: Budget) -> Iterator[Record]:
+    """``record`` as is, or in records of RECORD_FIELDS values, the deadline checked before each."""
+    fields = record.fields
+    if len(fields) <= RECORD_FIELDS:
+        yield record
+        return
+    for start in range(0, len(fields), RECORD_FIELDS):
+        budget.check_time()
+        yield Record(fields[start:start + RECORD_FIELDS], record.source)
+
+
 def field_events(fields: list[tuple[str | None, bytes]], where: str, budget: Budget) -> Iterator[Event]:
     """One form submission (or a request's query and headers), see ``form_parts``: each
     document a Member counted against the budget, then the record of the single-line values."""
@@ -170,7 +209,7 @@ def field_events(fields: list[tuple[str | None, bytes]], where: str, budget: Bud
         budget.add_member(where)
         yield member
     if record is not None:
-        yield record
+        yield from record_chunks(record, budget)
 
 
 def form_parts(fields: Sequence[tuple[str | None, bytes]], where: str) -> tuple[tuple[Member, ...], Record | None]:
@@ -220,10 +259,12 @@ def _field_value(label: str, value: str) -> Member | None:
 
 def urlencoded_items(data: bytes, where: str, budget: Budget, _ctype: str = "") -> Iterator[Event]:
     """A urlencoded form (see ``field_events``); a body that is no form is text (Mismatch)."""
-    fields = urlencoded_fields(data)
-    if fields is None:
+    if not is_form(data):
         raise Mismatch()
-    yield from field_events(list(fields), where, budget)
+    pairs = _pairs(data)
+    while batch := list(islice(pairs, RECORD_FIELDS)):  # the deadline checked per batch
+        budget.check_time()
+        yield from field_events(batch, where, budget)
 
 
 def multipart_items(data: bytes, where: str, budget: Budget, content_type: str) -> Iterator[Event]:
