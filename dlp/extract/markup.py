@@ -1,7 +1,8 @@
 """HTML and generic XML payloads.
 
 HTML (pages, HTML mail bodies, "xls" files that are really HTML tables): visible text as
-lines, block elements ending paragraphs, scripts and styles skipped, tables as Tables. The
+lines, block elements ending paragraphs, scripts and styles skipped (unless they never close),
+tables as Tables; text a browser would not show (noscript, template, SVG) is read too. The
 charset comes from the detector, or from <meta charset> when the bytes agree with it.
 
 XML (SOAP and REST bodies, exports): an element whose children are all simple values is one
@@ -29,7 +30,9 @@ _BLOCK = frozenset({
     "footer", "blockquote", "pre", "address", "dl", "dt", "dd", "form", "fieldset", "hr", "title",
     "table", "caption", "body", "main", "nav", "aside", "figure", "figcaption", "textarea",
 })
-_SKIP = frozenset({"script", "style", "template", "svg", "noscript", "head"})
+_SKIP = frozenset({"script", "style"})
+"""Code, not text. Every other element's text is read, shown or not (a list inside
+<noscript>, <template>, an SVG <text> or a <head> never closed leaves all the same)."""
 FEED = 1 << 20
 TAG_MAX = 64 * 1024
 """Characters a tag, comment or declaration may span across a FEED boundary (see ``_Tokens``)."""
@@ -71,6 +74,7 @@ class _Tokens:
     def __init__(self) -> None:
         self.rest = ""          # an unfinished construct or character reference, for the next feed
         self.raw: str | None = None
+        self.raw_text: list[str] = []  # content of the open script or style, until it closes
         self.pending: list[str] = []  # text since the last tag, handed over in one piece
 
     def feed(self, piece: str) -> None:
@@ -94,12 +98,20 @@ class _Tokens:
         while pos < n:
             if self.raw:
                 m = _RAW_END[self.raw].search(text, pos)
+                if m is None and final:  # never closed: not a script after all, its text is read
+                    self.handle_endtag(self.raw)
+                    self.raw = None
+                    self._data("".join(self.raw_text) + text[pos:])
+                    self.raw_text.clear()
+                    return
                 if m is None:
-                    hold = n if final else max(pos, n - 16)  # "</script" may be cut by the feed
-                    self.handle_data(text[pos:hold])
+                    hold = max(pos, n - 16)  # "</script" may be cut by the feed
+                    self.raw_text.append(text[pos:hold])
                     self.rest = text[hold:]
                     return
-                self.handle_data(text[pos:m.start()])
+                self.raw_text.append(text[pos:m.start()])
+                self.handle_data("".join(self.raw_text))
+                self.raw_text.clear()
                 end = following(">", m.end())
                 pos = n if end < 0 else end + 1
                 self.handle_endtag(self.raw)

@@ -200,6 +200,27 @@ def test_html_constructs_that_never_end_cost_linear_time(unit):
     assert r.findings.get("phone") == 1
 
 
+
+@pytest.mark.parametrize("wrapped", [
+    "<head><title>x</title><body>{}", "<head><meta charset=utf-8>{}", "<body><noscript>{}</noscript>",
+    "<body><template>{}</template>", "<body><svg><text>{}</text></svg>", "<body><svg>{}",
+    "<body><script>var a = 1;{}", "<body><style>p {{}}{}",
+])
+def test_html_text_is_read_whatever_element_hides_it(wrapped):
+    """Text inside <noscript>, <template>, SVG, and after a <head>, <script> or <style> that
+    never closes was skipped: a list wrapped so left unscanned. Only closed scripts and
+    styles (code) are skipped now."""
+    body = ("<html>" + wrapped.format("<p>山田 太郎 090-1234-5678</p>")).encode()
+    r = F.scan_bytes(body, content_type="text/html")
+    assert r.engine_error is None and r.persons == 1, (r.errors, r.findings)
+
+
+def test_html_closed_scripts_and_styles_are_still_skipped():
+    body = "<html><body><script>var t = '090-1234-5678';</script><style>/* 山田 太郎 */</style><p>x</p>".encode()
+    r = F.scan_bytes(body, content_type="text/html")
+    assert r.findings == {} and r.errors == []
+
+
 # -- mail and form headers ------------------------------------------------------------------
 
 def _mail(headers: str, body: str = "body\r\n") -> bytes:
