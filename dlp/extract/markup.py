@@ -50,7 +50,7 @@ def html_charset(data: bytes) -> str | None:
                 return declared
             data[:65536].decode(declared)
             return declared
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, UnicodeError):  # not a codec, or one like idna that refuses the bytes
             pass
     return textmod.detect_encoding(data)
 

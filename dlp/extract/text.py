@@ -86,10 +86,23 @@ def decode_as(data: bytes, encoding: str) -> str:
     enc = normalize_charset(encoding)
     if enc == "iso-2022-jp":
         return _jis(data)
+    if not text_codec(enc):
+        enc = detect_encoding(data) or "utf-8"
+        if enc == "iso-2022-jp":
+            return _jis(data)
+    return data.decode(enc, "replace")
+
+
+def text_codec(name: str) -> bool:
+    """Whether ``name`` (normalised) is a text encoding that decodes anything with "replace".
+    A declared charset is any label: not a codec, a bytes-to-bytes codec (zlib, base64), or
+    one that refuses "replace" or raises on bytes it cannot read (idna, punycode, undefined)
+    would make the reader fail; those are read as detected instead."""
     try:
-        return data.decode(enc, "replace")
-    except LookupError:
-        return data.decode(detect_encoding(data) or "utf-8", "replace")
+        b"a\xff\\x".decode(name, "replace")
+    except (LookupError, UnicodeError, ValueError, TypeError):
+        return False
+    return True
 
 
 def normalize_charset(label: str) -> str:
@@ -112,10 +125,7 @@ def iter_text(data: bytes, encoding: str, chunk: int = BLOCK) -> Iterator[str]:
     if enc == "iso-2022-jp":
         yield _jis(data)
         return
-    try:
-        decoder = codecs.getincrementaldecoder(enc)("replace")
-    except LookupError:
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    decoder = codecs.getincrementaldecoder(enc if text_codec(enc) else "utf-8")("replace")
     view = memoryview(data)
     for start in range(0, len(data), chunk):
         piece = decoder.decode(view[start:start + chunk], final=start + chunk >= len(data))

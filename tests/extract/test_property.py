@@ -137,6 +137,7 @@ MAIL_HEADER_VALUE = st.one_of(
                               "<a@b.c>", '"Sato, H"', ","]), max_size=8).map(" ".join),
     st.builds(lambda b, p: f"multipart/{p}; boundary={b}", TOKEN, st.sampled_from(["mixed", "alternative", "related"])),
     st.sampled_from(["text/plain; charset=iso-2022-jp", "text/html; charset=shift_jis", "message/rfc822",
+                     "text/plain; charset=idna", "text/plain; charset=zlib", "=?undefined?q?x?=",
                      "application/pkcs7-mime; smime-type=enveloped-data", "application/octet-stream; name=a.zip",
                      "base64", "quoted-printable", "attachment; filename*=utf-8''%E5%90%8D.csv"]),
 )

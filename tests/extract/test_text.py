@@ -103,3 +103,17 @@ def test_long_text_is_split_at_paragraphs():
     assert len(items) >= 3 and all(isinstance(i, TextBlock) and len(i.text) <= BLOCK for i in items)
     assert "".join(i.text for i in items) == text
     assert all(i.text.endswith("\n\n") for i in items[:-1])
+
+
+@pytest.mark.parametrize("charset", ["idna", "punycode", "undefined", "zlib", "x-bogus"])
+def test_a_declared_charset_that_is_no_text_encoding_is_read_as_detected(charset):
+    """A label is any string: idna, punycode and undefined raised UnicodeError inside the
+    mail, HTML and XML readers ('extractor failed'), the whole body lost for a label."""
+    mail = (f"From: a@b.c\r\nTo: x@y.z\r\nSubject: =?{charset}?b?5bGx55Sw?=\r\nMIME-Version: 1.0\r\n"
+            f"Content-Type: text/plain; charset={charset}\r\n\r\n山田 太郎 090-1234-5678\r\n").encode()
+    html = f'<html><head><meta charset="{charset}"></head><body><p>山田 太郎 090-1234-5678</p>'.encode()
+    xml = f'<?xml version="1.0" encoding="{charset}"?><a><n>山田 太郎</n><t>090-1234-5678</t></a>'.encode()
+    for body in (mail, html, xml):
+        r = F.scan_bytes(body)
+        assert r.errors == [] and r.findings.get("phone") == 1, (body[:60], r.errors)
+    assert decode(b"abc")[0] == "abc"
