@@ -1,12 +1,22 @@
+import os
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from servers import Upstream
 from synthetic import people, resident_csv
+
+# Property tests are deterministic: the same examples on every run and machine (no example
+# database, derandomized), so a failure reproduces and none comes by chance; no per-example
+# deadline (timing is asserted where it matters, against the scan budget).
+# HYPOTHESIS_PROFILE=explore draws fresh examples, for a longer hunt by hand.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile("explore", database=None, deadline=None, max_examples=2000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from email.message import Message
 from email.utils import collapse_rfc2231_value
+from itertools import islice
 
 from dlp.extract import embedded
 from dlp.extract import text as textmod
@@ -35,8 +36,25 @@ class Part:
     transfer_encoding: str = ""
 
 
+PARAMS_LENGTH = 16 * 1024
+PARAMS_MAX = 100
+"""A parameterised header (Content-Type, Content-Disposition) is read up to this length and
+this many parameters: the email package's parameter splitter rescans the rest of the value
+for each ``;`` (quadratic: one 160 KB Content-Disposition took tens of seconds in one call).
+A real one holds a handful, and a 255-character file name percent-encoded fits."""
+
+
+def bounded_params(value: str) -> str:
+    """``value`` cut to PARAMS_LENGTH characters and PARAMS_MAX parameters."""
+    value = value[:PARAMS_LENGTH]
+    if value.count(";") > PARAMS_MAX:
+        value = ";".join(value.split(";", PARAMS_MAX + 1)[:PARAMS_MAX + 1])
+    return value
+
+
 def header_params(value: str) -> tuple[str, dict[str, str]]:
     """Split ``type/sub; a=b; filename*=UTF-8''x`` into the main value and decoded params."""
+    value = bounded_params(value)
     msg = Message()
     msg["X"] = value
     main = msg.get_content_type() if "/" in value.split(";")[0] else value.split(";")[0].strip().lower()
@@ -78,19 +96,25 @@ def multipart_parts(body: bytes, content_type: str) -> Iterator[Part]:
             sep = 1
         if nxt < 0:  # truncated last part: inspect what is there, then report it
             nxt, sep = len(body), 0
-        raw = body[eol + 1:nxt]
-        head_end = raw.find(b"\r\n\r\n")
-        skip = 4
-        if head_end < 0:
-            head_end, skip = raw.find(b"\n\n"), 2
-        if head_end < 0:
-            headers_blob, data = raw, b""
-        else:
-            headers_blob, data = raw[:head_end], raw[head_end + skip:]
-        yield _part(headers_blob, data)
+        yield _part(*_split_part(body[eol + 1:nxt]))
         if sep == 0:
             raise Uninspectable("corrupt", "multipart body: last part has no closing boundary")
         pos = nxt + sep + len(delim)
+
+
+def _split_part(raw: bytes) -> tuple[bytes, bytes]:
+    """(headers, content) of a part after its boundary line. A part without headers starts
+    with the blank line (RFC 2046): all of it is content. A part with no blank line at all
+    is read whole as content too (its header lines are still parsed): no byte of a part
+    goes unread because its headers are missing or unterminated."""
+    for blank in (b"\r\n", b"\n"):
+        if raw.startswith(blank):
+            return b"", raw[len(blank):]
+    for separator in (b"\r\n\r\n", b"\n\n"):
+        head_end = raw.find(separator)
+        if head_end >= 0:
+            return raw[:head_end], raw[head_end + len(separator):]
+    return raw, raw
 
 
 def _part(headers_blob: bytes, data: bytes) -> Part:
@@ -115,17 +139,38 @@ every space and line end percent-encoded. A body of any other shape is not a for
 its Content-Type says (``curl --data-binary @list.csv`` labels a CSV so)."""
 
 
+_SPACE = re.compile(rb"\s")
+_BAD_PAIR = re.compile(rb"(?:^|&)(?:=|&|[^=&]*(?:&|$)|[^=&]{257})")
+"""A pair without a name, an empty pair, a pair without ``=``, or a name over 256 bytes."""
+
+
+def is_form(body: bytes) -> bool:
+    """``_FORM.fullmatch(body)``, decided by searches: the regex engine keeps a backtracking
+    frame per repetition of a group, ~44 bytes per body byte (a 64 MB body took 2.8 GB)."""
+    core = body.rstrip()
+    if core.endswith(b"&"):
+        core = core[:-1]
+    return bool(core) and not _SPACE.search(core) and not _BAD_PAIR.search(core)
+
+
 def urlencoded_fields(body: bytes) -> list[tuple[str, bytes]] | None:
     """The (name, value bytes) pairs of a form body, percent-decoded as bytes (a form is sent
     in its page's encoding: Shift_JIS and EUC-JP pages exist), or None if it is no form."""
-    if not _FORM.fullmatch(body):
+    if not is_form(body):
         return None
-    fields = []
-    for pair in body.split(b"&"):
-        name, sep, value = pair.strip().partition(b"=")
+    return list(_pairs(body))
+
+
+_PAIR = re.compile(rb"[^&]+")
+
+
+def _pairs(body: bytes) -> Iterator[tuple[str, bytes]]:
+    """The decoded pairs of a body ``_FORM`` matches, one at a time (a 64 MB body holds
+    16 million: as a list they cost gigabytes)."""
+    for m in _PAIR.finditer(body):
+        name, sep, value = m.group().strip().partition(b"=")
         if sep:
-            fields.append((_unquote(name).decode("utf-8", "replace"), _unquote(value)))
-    return fields
+            yield _unquote(name).decode("utf-8", "replace"), _unquote(value)
 
 
 def _unquote(value: bytes) -> bytes:
@@ -139,6 +184,23 @@ MAGIC_MIN = 64
 small, and the magic check would cost on every cookie of every request."""
 
 
+RECORD_FIELDS = 10_000
+"""Values of one form handed over as one record at most (as ``jsondoc.MAX_FIELDS``): a body of
+a million name=value pairs is no one person, and one record of them took the detectors 30 s
+with no deadline check in between."""
+
+
+def record_chunks(record: Record, budget: Budget) -> Iterator[Record]:
+    """``record`` as is, or in records of RECORD_FIELDS values, the deadline checked before each."""
+    fields = record.fields
+    if len(fields) <= RECORD_FIELDS:
+        yield record
+        return
+    for start in range(0, len(fields), RECORD_FIELDS):
+        budget.check_time()
+        yield Record(fields[start:start + RECORD_FIELDS], record.source)
+
+
 def field_events(fields: list[tuple[str | None, bytes]], where: str, budget: Budget) -> Iterator[Event]:
     """One form submission (or a request's query and headers), see ``form_parts``: each
     document a Member counted against the budget, then the record of the single-line values."""
@@ -147,7 +209,7 @@ def field_events(fields: list[tuple[str | None, bytes]], where: str, budget: Bud
         budget.add_member(where)
         yield member
     if record is not None:
-        yield record
+        yield from record_chunks(record, budget)
 
 
 def form_parts(fields: Sequence[tuple[str | None, bytes]], where: str) -> tuple[tuple[Member, ...], Record | None]:
@@ -197,10 +259,12 @@ def _field_value(label: str, value: str) -> Member | None:
 
 def urlencoded_items(data: bytes, where: str, budget: Budget, _ctype: str = "") -> Iterator[Event]:
     """A urlencoded form (see ``field_events``); a body that is no form is text (Mismatch)."""
-    fields = urlencoded_fields(data)
-    if fields is None:
+    if not is_form(data):
         raise Mismatch()
-    yield from field_events(list(fields), where, budget)
+    pairs = _pairs(data)
+    while batch := list(islice(pairs, RECORD_FIELDS)):  # the deadline checked per batch
+        budget.check_time()
+        yield from field_events(batch, where, budget)
 
 
 def multipart_items(data: bytes, where: str, budget: Budget, content_type: str) -> Iterator[Event]:

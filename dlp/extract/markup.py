@@ -1,7 +1,8 @@
 """HTML and generic XML payloads.
 
 HTML (pages, HTML mail bodies, "xls" files that are really HTML tables): visible text as
-lines, block elements ending paragraphs, scripts and styles skipped, tables as Tables. The
+lines, block elements ending paragraphs, scripts and styles skipped (unless they never close),
+tables as Tables; text a browser would not show (noscript, template, SVG) is read too. The
 charset comes from the detector, or from <meta charset> when the bytes agree with it.
 
 XML (SOAP and REST bodies, exports): an element whose children are all simple values is one
@@ -15,7 +16,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
-from html.parser import HTMLParser
+from html import unescape
 
 from dlp.extract import text as textmod
 from dlp.extract.budget import Budget, Uninspectable
@@ -29,8 +30,12 @@ _BLOCK = frozenset({
     "footer", "blockquote", "pre", "address", "dl", "dt", "dd", "form", "fieldset", "hr", "title",
     "table", "caption", "body", "main", "nav", "aside", "figure", "figcaption", "textarea",
 })
-_SKIP = frozenset({"script", "style", "template", "svg", "noscript", "head"})
+_SKIP = frozenset({"script", "style"})
+"""Code, not text. Every other element's text is read, shown or not (a list inside
+<noscript>, <template>, an SVG <text> or a <head> never closed leaves all the same)."""
 FEED = 1 << 20
+TAG_MAX = 64 * 1024
+"""Characters a tag, comment or declaration may span across a FEED boundary (see ``_Tokens``)."""
 MAX_LEAVES = 1000
 """Simple values gathered under one element before they are handed over as records."""
 
@@ -45,17 +50,164 @@ def html_charset(data: bytes) -> str | None:
                 return declared
             data[:65536].decode(declared)
             return declared
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, UnicodeError):  # not a codec, or one like idna that refuses the bytes
             pass
     return textmod.detect_encoding(data)
 
 
-class _Html(HTMLParser):
+_TAG_NAME = re.compile(r"[a-zA-Z][^\t\n\r\f />\x00]*")
+_RAW_TEXT = ("script", "style")
+_RAW_END = {name: re.compile(rf"</{name}(?=[\s/>])", re.IGNORECASE) for name in _RAW_TEXT}
+_CHARREF_END = re.compile(r"[\s;]")
+
+
+class _Tokens:
+    """An HTML tokenizer in one pass: start, end and self-closing tags (names only), text
+    with character references resolved, script and style content as raw text; comments,
+    declarations and processing instructions dropped. The standard library's HTMLParser
+    rescans the rest of its input for each construct that does not end (``<a `` repeated,
+    a quote left open): quadratic, 128 KiB took minutes in one call, out of the deadline's
+    reach. Here each terminator is searched once for all constructs up to where it is
+    found (``_Next``), so the cost is linear whatever the input. A construct that never
+    ends is text, as far as the next ``<``: hidden content is read rather than lost."""
+
+    def __init__(self) -> None:
+        self.rest = ""          # an unfinished construct or character reference, for the next feed
+        self.raw: str | None = None
+        self.raw_text: list[str] = []  # content of the open script or style, until it closes
+        self.pending: list[str] = []  # text since the last tag, handed over in one piece
+
+    def feed(self, piece: str) -> None:
+        self._run(self.rest + piece, final=False)
+        self._flush_data()
+
+    def close(self) -> None:
+        self._run(self.rest, final=True)
+        self._flush_data()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None: ...
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None: ...
+    def handle_endtag(self, tag: str) -> None: ...
+    def handle_data(self, data: str) -> None: ...
+
+    def _run(self, text: str, final: bool) -> None:
+        n = len(text)
+        pos = 0
+        self.rest = ""
+        following = _Next(text)
+        while pos < n:
+            if self.raw:
+                m = _RAW_END[self.raw].search(text, pos)
+                if m is None and final:  # never closed: not a script after all, its text is read
+                    self.handle_endtag(self.raw)
+                    self.raw = None
+                    self._data("".join(self.raw_text) + text[pos:])
+                    self.raw_text.clear()
+                    return
+                if m is None:
+                    hold = max(pos, n - 16)  # "</script" may be cut by the feed
+                    self.raw_text.append(text[pos:hold])
+                    self.rest = text[hold:]
+                    return
+                self.raw_text.append(text[pos:m.start()])
+                self.handle_data("".join(self.raw_text))
+                self.raw_text.clear()
+                end = following(">", m.end())
+                pos = n if end < 0 else end + 1
+                self.handle_endtag(self.raw)
+                self.raw = None
+                continue
+            lt = text.find("<", pos)
+            if lt < 0:
+                amp = text.rfind("&", max(pos, n - 34))
+                if not final and amp >= 0 and not _CHARREF_END.search(text, amp):
+                    self._data(text[pos:amp])
+                    self.rest = text[amp:]
+                else:
+                    self._data(text[pos:])
+                return
+            self._data(text[pos:lt])
+            pos = lt
+            if lt + 1 >= n or (text[lt + 1] == "/" and lt + 2 >= n):
+                if final:
+                    self._data(text[lt:])
+                else:
+                    self.rest = text[lt:]
+                return
+            second = text[lt + 1]
+            if text.startswith("<!--", lt):
+                kind, term, start = "comment", "-->", lt + 4
+            elif second in "!?":
+                kind, term, start = "other", ">", lt + 2
+            elif second == "/":
+                kind = "end" if text[lt + 2].isascii() and text[lt + 2].isalpha() else "other"
+                term, start = ">", lt + 2
+            elif second.isascii() and second.isalpha():
+                kind, term, start = "start", ">", lt + 1
+            else:
+                self._data("<")
+                pos = lt + 1
+                continue
+            end = following(term, start)
+            if end < 0:
+                if not final and n - lt <= TAG_MAX:
+                    self.rest = text[lt:]
+                    return
+                self._data("<")  # never ends: text
+                pos = lt + 1
+                continue
+            pos = end + len(term)
+            if kind in ("start", "end"):
+                self._flush_data()
+            if kind == "start":
+                name = _TAG_NAME.match(text, lt + 1).group().lower()  # type: ignore[union-attr]
+                if text[end - 1] == "/":
+                    self.handle_startendtag(name, [])
+                else:
+                    self.handle_starttag(name, [])
+                    if name in _RAW_TEXT:
+                        self.raw = name
+            elif kind == "end":
+                self.handle_endtag(_TAG_NAME.match(text, lt + 2).group().lower())  # type: ignore[union-attr]
+
+    def _data(self, data: str) -> None:
+        if data:
+            self.pending.append(unescape(data) if "&" in data else data)
+
+    def _flush_data(self) -> None:
+        if self.pending:
+            data = "".join(self.pending)
+            self.pending.clear()
+            self.handle_data(data)
+
+
+class _Next:
+    """Where a terminator next occurs at or after a position, for positions that only grow:
+    each terminator's search resumes where the last one found it (or knows there is none)."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.found: dict[str, tuple[int, int]] = {}
+
+    def __call__(self, term: str, start: int) -> int:
+        known = self.found.get(term)
+        if known is not None:
+            searched_from, at = known
+            if searched_from <= start and (at < 0 or at >= start):
+                return at
+        at = self.text.find(term, start)
+        self.found[term] = (start, at)
+        return at
+
+
+class _Html(_Tokens):
     def __init__(self, source: str):
-        super().__init__(convert_charrefs=True)
+        super().__init__()
         self.source = source
         self.items: list[Table | TextBlock] = []
-        self.lines: list[str] = [""]
+        self.lines: list[str] = []      # finished lines
+        self.line: list[str] = []       # pieces of the current line (a long line is joined once)
+        self.line_blank = True
         self.size = 0
         self.skip = 0
         self.tables: list[list[list[str]]] = []
@@ -126,24 +278,30 @@ class _Html(HTMLParser):
             self.cell.append(s)
             return
         parts = s.split("\n")
-        self.lines[-1] += parts[0]
-        self.lines.extend(parts[1:])
+        self.line.append(parts[0])
+        self.line_blank = self.line_blank and not parts[0].strip()
+        for part in parts[1:]:
+            self.lines.append("".join(self.line))
+            self.line = [part]
+            self.line_blank = not part.strip()
         self.size += len(s)
         if self.size > textmod.BLOCK:
             self.flush()
 
     def _break(self) -> None:
-        if self.lines[-1].strip():
-            self.lines.extend(["", ""])
+        if not self.line_blank:
+            self.lines.extend(("".join(self.line), ""))
+            self.line, self.line_blank = [], True
 
     def flush(self) -> None:
         """The text so far as items: delimited rows (a CSV written into a page) as a Table."""
+        self.lines.append("".join(self.line))
         text = "\n".join(ln.strip() for ln in self.lines).strip()
         if text:
             self.items.extend(textmod.str_items(re.sub(r"\n{3,}", "\n\n", text), self.source))
         for document in self.documents:
             self.items.extend(textmod.str_items(document, f"{self.source}/cell"))
-        self.lines, self.size, self.documents = [""], 0, []
+        self.lines, self.line, self.line_blank, self.size, self.documents = [], [], True, 0, []
 
 
 def html_items(data: bytes, where: str, budget: Budget, _ctype: str = "") -> Iterator[Event]:

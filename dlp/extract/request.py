@@ -17,7 +17,7 @@ from itertools import chain
 
 from dlp.extract.budget import Budget
 from dlp.extract.events import Event, Member
-from dlp.extract.forms import form_parts
+from dlp.extract.forms import form_parts, record_chunks
 from dlp.model import Record
 
 SOURCE = "request"
@@ -137,7 +137,7 @@ def request_events(path: str, headers: tuple[tuple[str, str], ...], budget: Budg
             budget.add_member(source)
             yield member
         if record is not None:
-            yield record
+            yield from record_chunks(record, budget)
 
 
 def _unquote(value: str, plus: bool = False) -> bytes:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import chain
 
 import charset_normalizer
@@ -61,11 +61,14 @@ def detect_encoding(data: bytes) -> str | None:
         return None
     if _JIS_ESC.search(head) and max(head) < 0x80:
         return "iso-2022-jp"
-    if _strict(head, "utf-8", final):
+    if _strict(head, "utf-8", final) or _fits_damaged(head, "utf-8"):
         return "utf-8"
     japanese = japanese_encoding(head, final)
     if japanese:
         return japanese
+    damaged = _damaged_japanese(head)
+    if damaged:
+        return damaged
     best = charset_normalizer.from_bytes(head[:16384]).best()
     if best is not None:
         return {"shift_jis": "cp932", "cp932": "cp932", "euc_jp": "euc_jp"}.get(best.encoding, best.encoding)
@@ -83,10 +86,23 @@ def decode_as(data: bytes, encoding: str) -> str:
     enc = normalize_charset(encoding)
     if enc == "iso-2022-jp":
         return _jis(data)
+    if not text_codec(enc):
+        enc = detect_encoding(data) or "utf-8"
+        if enc == "iso-2022-jp":
+            return _jis(data)
+    return data.decode(enc, "replace")
+
+
+def text_codec(name: str) -> bool:
+    """Whether ``name`` (normalised) is a text encoding that decodes anything with "replace".
+    A declared charset is any label: not a codec, a bytes-to-bytes codec (zlib, base64), or
+    one that refuses "replace" or raises on bytes it cannot read (idna, punycode, undefined)
+    would make the reader fail; those are read as detected instead."""
     try:
-        return data.decode(enc, "replace")
-    except LookupError:
-        return data.decode(detect_encoding(data) or "utf-8", "replace")
+        b"a\xff\\x".decode(name, "replace")
+    except (LookupError, UnicodeError, ValueError, TypeError):
+        return False
+    return True
 
 
 def normalize_charset(label: str) -> str:
@@ -109,10 +125,7 @@ def iter_text(data: bytes, encoding: str, chunk: int = BLOCK) -> Iterator[str]:
     if enc == "iso-2022-jp":
         yield _jis(data)
         return
-    try:
-        decoder = codecs.getincrementaldecoder(enc)("replace")
-    except LookupError:
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    decoder = codecs.getincrementaldecoder(enc if text_codec(enc) else "utf-8")("replace")
     view = memoryview(data)
     for start in range(0, len(data), chunk):
         piece = decoder.decode(view[start:start + chunk], final=start + chunk >= len(data))
@@ -142,6 +155,38 @@ def japanese_encoding(sample: bytes, final: bool = True) -> str | None:
         text = sample.decode("cp932", "replace")
         if _JAPANESE.search(text) or _HAN_RUN.search(text) or not _LATIN_PAIRS.search(sample):
             return "cp932"
+    return None
+
+
+DAMAGE_MAX = 0.05
+"""Damaged places (runs of undecodable bytes) a text may have per well-formed non-ASCII
+character to still be read as UTF-8, CP932 or EUC-JP (a broken byte, a cut export, an
+editor's stray Latin-1)."""
+_DAMAGE = regex.compile("\ufffd+")
+
+
+def _fits_damaged(sample: bytes, encoding: str) -> bool:
+    """``sample`` reads in ``encoding`` but for at most DAMAGE_MAX of its characters."""
+    text = sample.decode(encoding, "replace")
+    good = len(text) - len(text.encode("ascii", "ignore")) - text.count("\ufffd")
+    return 0 < len(_DAMAGE.findall(text)) <= DAMAGE_MAX * good
+
+
+def _damaged_japanese(sample: bytes) -> str | None:
+    """Japanese as ``japanese_encoding`` decides, for text with a few invalid byte
+    sequences. A strict trial fails on one of them, and the text was then taken for binary
+    and only its ASCII runs read: one stray byte hid every name of a CP932 list. (UTF-8
+    with a few errors is taken before the strict Japanese trials: they often accept it.)"""
+    sjis = _fits_damaged(sample, "cp932")
+    euc = next((e for e in ("euc_jp", "euc_jis_2004") if _fits_damaged(sample, e)), None)
+    if sjis and euc:
+        return euc if _plausible_euc(sample.decode(euc, "replace")) else "cp932"
+    chosen = euc or ("cp932" if sjis else None)
+    if chosen is None:
+        return None
+    text = sample.decode(chosen, "replace")
+    if _JAPANESE.search(text) or _HAN_RUN.search(text):
+        return chosen
     return None
 
 
@@ -296,15 +341,45 @@ def _lines(data: bytes, encoding: str, budget: Budget | None) -> Iterator[str]:
 
 
 def _line_lists(data: bytes, encoding: str, budget: Budget | None) -> Iterator[list[str]]:
-    carry = ""
-    for piece in iter_text(data, encoding):
+    return split_lines(iter_text(data, encoding), budget)
+
+
+_LINE_ENDS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+"""What ``str.splitlines`` ends a line at."""
+
+
+def split_lines(pieces: Iterable[str], budget: Budget | None = None) -> Iterator[list[str]]:
+    """The lines (ends kept) of a text given in pieces, as ``"".join(pieces).splitlines(True)``
+    would cut them, a list per piece. A line longer than a piece is gathered in a list and
+    joined once: re-joining it with every piece (as before) made a 100 MB line cost 5 GB of
+    copying and several copies of itself at once. A piece ending in ``\r`` waits for the next
+    (it may be the first half of ``\r\n``)."""
+    carry: list[str] = []  # pieces of a line not ended yet
+    for piece in pieces:
         if budget is not None:
             budget.check_time()
-        lines = (carry + piece).splitlines(keepends=True)
-        carry = lines.pop() if lines and not lines[-1].endswith(("\n", "\r")) else ""
-        yield lines
+        if not piece:
+            continue
+        if carry and carry[-1].endswith("\r"):
+            if piece.startswith("\n"):
+                carry.append("\n")
+                piece = piece[1:]
+            yield ["".join(carry)]
+            carry = []
+        lines = piece.splitlines(keepends=True)
+        if not lines:
+            continue
+        last = lines[-1]
+        tail = lines.pop() if last[-1] not in _LINE_ENDS or last.endswith("\r") else None
+        if carry and lines:
+            lines[0] = "".join(carry) + lines[0]
+            carry = []
+        if tail is not None:
+            carry.append(tail)
+        if lines:
+            yield lines
     if carry:
-        yield [carry]
+        yield ["".join(carry)]
 
 
 def text_blocks(pieces: Iterator[str], source: str, budget: Budget | None = None) -> Iterator[TextBlock]:

@@ -33,6 +33,17 @@ def test_multipart_preamble_and_epilogue_are_parts():
         ("preamble", b"rows before,the first boundary\r\n"), ("n", b"v"), ("epilogue", b"\r\nrows after,the last\r\n")]
 
 
+def test_a_part_without_headers_or_without_a_blank_line_is_content():
+    """A part with no header fields starts with the blank line (RFC 2046); its content was
+    taken for headers and dropped, as was a part whose headers never end. Both are read."""
+    body = (b"--b\r\n\r\n\xe5\xb1\xb1\xe7\x94\xb0 090-1234-5678\r\n\r\nmore\r\n"
+            b"--b\r\nContent-Type: text/plain\r\n080-2345-6789\r\n--b--\r\n")
+    parts = list(multipart_parts(body, "multipart/form-data; boundary=b"))
+    assert [p.data for p in parts] == ["山田 090-1234-5678\r\n\r\nmore".encode(),
+                                       b"Content-Type: text/plain\r\n080-2345-6789"]
+    assert parts[1].content_type == "text/plain"
+
+
 def test_truncated_multipart_still_yields_what_is_there():
     body = b"--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.csv\"\r\n\r\nrow1\r\nrow2"
     parts = multipart_parts(body, "multipart/form-data; boundary=b")

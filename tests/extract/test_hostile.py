@@ -182,3 +182,130 @@ def test_errors_never_quote_content():
     for body in (bad_json, bad_xml, b"PK\x03\x04" + secret.encode() * 10):
         r = F.scan_bytes(body)
         assert all("090" not in e and "山田" not in e for e in r.errors), r.errors
+
+
+# -- HTML that never closes its constructs ------------------------------------------------------
+
+@pytest.mark.parametrize("unit", ["<a ", "<a\n", "<a b='>'", "</", "<!--", "<!", "<?", "x<", "<b>x</b>", "<![ x>"])
+def test_html_constructs_that_never_end_cost_linear_time(unit):
+    """The standard library's HTMLParser needed minutes for 128 KiB of ``<a `` (each open
+    construct rescanned the rest of the input inside one call, out of the deadline's reach)
+    and raised AssertionError on ``<![ x>``; the tokenizer in markup.py reads 256 KiB of any
+    of them in a fraction of a second, and the text around them is still scanned."""
+    body = "<html><body><p>山田 太郎 090-1234-5678</p>".encode() + unit.encode() * ((256 << 10) // len(unit))
+    started = time.monotonic()
+    r = F.scan_bytes(body, content_type="text/html")
+    assert time.monotonic() - started < 2
+    assert r.engine_error is None and r.uninspectable == [] and r.errors == [], r.errors
+    assert r.findings.get("phone") == 1
+
+
+
+@pytest.mark.parametrize("wrapped", [
+    "<head><title>x</title><body>{}", "<head><meta charset=utf-8>{}", "<body><noscript>{}</noscript>",
+    "<body><template>{}</template>", "<body><svg><text>{}</text></svg>", "<body><svg>{}",
+    "<body><script>var a = 1;{}", "<body><style>p {{}}{}",
+])
+def test_html_text_is_read_whatever_element_hides_it(wrapped):
+    """Text inside <noscript>, <template>, SVG, and after a <head>, <script> or <style> that
+    never closes was skipped: a list wrapped so left unscanned. Only closed scripts and
+    styles (code) are skipped now."""
+    body = ("<html>" + wrapped.format("<p>山田 太郎 090-1234-5678</p>")).encode()
+    r = F.scan_bytes(body, content_type="text/html")
+    assert r.engine_error is None and r.persons == 1, (r.errors, r.findings)
+
+
+def test_html_closed_scripts_and_styles_are_still_skipped():
+    body = "<html><body><script>var t = '090-1234-5678';</script><style>/* 山田 太郎 */</style><p>x</p>".encode()
+    r = F.scan_bytes(body, content_type="text/html")
+    assert r.findings == {} and r.errors == []
+
+
+# -- mail and form headers ------------------------------------------------------------------
+
+def _mail(headers: str, body: str = "body\r\n") -> bytes:
+    return f"From: a@example.com\r\n{headers}\r\n\r\n{body}".encode()
+
+
+def test_a_subject_of_encoded_words_costs_linear_memory():
+    """policy.default's header objects took 1 GB for 10,000 encoded words in a 200 KB Subject
+    (4 GB for 20,000; 50,000 got the process killed); decoded in one pass it is megabytes."""
+    import tracemalloc
+    body = _mail("To: x@example.com\r\nSubject: " + " ".join(["=?utf-8?b?5bGx55Sw?="] * 10_000))
+    tracemalloc.start()
+    try:
+        r = F.scan_bytes(body)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert r.engine_error is None and r.errors == [], r.errors
+    assert peak < 64 << 20, peak
+
+
+def test_forty_thousand_recipients_are_read_in_seconds():
+    body = _mail("To: " + ", ".join(f"u{i}@example.com" for i in range(40_000)))
+    started = time.monotonic()
+    r = F.scan_bytes(body)
+    assert time.monotonic() - started < 6  # policy.default: ~15 s, quadratic
+    assert r.engine_error is None and r.errors == [] and r.findings["email"] == 40_000
+
+
+def test_many_mime_parts_stop_at_the_part_limit_quickly():
+    parts = "".join("--b\r\nContent-Type: text/plain\r\n\r\nx\r\n" for _ in range(20_000))
+    body = _mail("To: x@example.com\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b",
+                 parts + "--b--\r\n")
+    started = time.monotonic()
+    r = F.scan_bytes(body)
+    assert time.monotonic() - started < 3  # was 5.7 s parsing all of them first
+    reason(r, "too_large", "more than 1000 MIME parts")
+
+
+@pytest.mark.parametrize("where", ["multipart part", "multipart type", "mail"])
+def test_parameter_headers_with_endless_semicolons(where):
+    """email.message._parseparam rescans the value for each ``;`` (in quotes or not): 400,000
+    of them took minutes in one call; only the first PARAMS_MAX are read now."""
+    semis = '"' + ";" * 400_000 + '"'
+    kw: dict = {}
+    if where == "multipart part":
+        body = (f"--B\r\nContent-Disposition: form-data; name={semis}\r\n\r\n"
+                "山田 太郎 090-1234-5678\r\n--B--\r\n").encode()
+        kw = {"content_type": "multipart/form-data; boundary=B"}
+    elif where == "multipart type":
+        body = '--B\r\nContent-Type: text/plain\r\n\r\n山田 太郎 090-1234-5678\r\n--B--\r\n'.encode()
+        kw = {"content_type": f"multipart/form-data; boundary=B; x={semis}"}
+    else:
+        body = _mail(f"To: x@example.com\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset={semis}",
+                     "山田 太郎 090-1234-5678\r\n")
+    started = time.monotonic()
+    r = F.scan_bytes(body, **kw)
+    assert time.monotonic() - started < 3
+    assert r.engine_error is None and r.findings.get("phone") == 1, (r.errors, r.findings)
+
+
+# -- RTF ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("body", [
+    '{\\rtf1 ' + '{\\field{\\*\\fldinst{HYPERLINK "a}}} x ' * 2000 + '山田 太郎 090-1234-5678}',  # old: 80 s
+    '{\\rtf1 {\\fonttbl' + '\\f1 ' * 40_000 + '}山田 太郎 090-1234-5678}',  # old: 10 s
+], ids=["hyperlink-backtracking", "long-font-table"])
+def test_rtf_regex_bombs_are_defused(body):
+    started = time.monotonic()
+    r = F.scan_bytes(body.encode("cp932"))
+    assert time.monotonic() - started < 2
+    assert r.engine_error is None and r.errors == [] and r.findings.get("phone") == 1, (r.errors, r.findings)
+
+
+def test_rtf_nesting_is_bounded():
+    """striprtf keeps a frame per open group: 8 MB of ``{`` took 770 MB before."""
+    r = F.scan_bytes(b"{\\rtf1 " + b"{" * (4 << 20))
+    reason(r, "corrupt", "RTF groups nested deeper than 1000 levels")
+
+
+def test_json_object_of_ten_thousand_nested_objects_is_linear():
+    """Each nested object merged into its parent rebuilt the set of the parent's keys: 10,000
+    children took 3 s (quadratic up to MAX_FIELDS)."""
+    body = ("{" + ",".join(f'"c{i}":{{"k{i}":1}}' for i in range(10_000)) + "}").encode()
+    started = time.monotonic()
+    r = F.scan_bytes(body)
+    assert time.monotonic() - started < 1.5
+    assert r.engine_error is None and r.errors == []

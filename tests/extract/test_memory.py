@@ -80,3 +80,21 @@ def test_large_expansion_is_held_once(tmp_path):
     got = peak(tmp_path, body, max_ratio=10**9, timeout=2.0)
     assert got["engine_error"] is None, got
     assert got["delta_mb"] < 384 * 1.25 + 64, got
+
+
+def test_a_form_of_a_million_pairs(tmp_path):
+    """The form's shape regex kept a frame per pair (16 MB: 700 MB; 64 MB: 2.8 GB), the pairs
+    became one list and one record that the detectors read with no deadline check in
+    between. Now: searches, pairs in batches of RECORD_FIELDS, the deadline between them."""
+    got = peak(tmp_path, b"a=b&" * (4 << 20), timeout=1.0)
+    assert got["engine_error"] is None and set(got["uninspectable"]) <= {"timeout"}, got
+    assert got["seconds"] < 2.5, got
+    assert got["delta_mb"] < 160, got
+
+
+def test_a_long_text_run_in_a_binary(tmp_path):
+    """A greedy repeated group kept a backtracking frame per character: 484 MB for one 4 MB
+    ASCII run in a binary file."""
+    got = peak(tmp_path, b"\x01\x02\x03\x04" * 4096 + b"x" * (8 << 20) + b" 090-1234-5678 ")
+    assert got["engine_error"] is None and got["uninspectable"] == [], got
+    assert got["delta_mb"] < 96, got

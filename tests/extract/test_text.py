@@ -2,6 +2,7 @@ import os
 
 import formats as F
 import pytest
+from synthetic import people
 
 from dlp.config import InspectSettings
 from dlp.extract.budget import Budget
@@ -51,6 +52,21 @@ def test_non_japanese_legacy_text_is_named_by_charset_normalizer():
         assert decode(text.encode(enc))[0] == text
 
 
+@pytest.mark.parametrize("encoding", ["cp932", "euc_jp", "utf-8"])
+@pytest.mark.parametrize("damage", [b"\xff", b"\x81\x20", b"\xc0\x80", b"\xed\xa0\x80\xfe" * 3])
+def test_a_few_broken_bytes_leave_japanese_text_readable(encoding, damage):
+    """One invalid sequence made every strict trial fail and the text was read as binary
+    (its ASCII runs only): the names of a CP932 list were lost. A text that reads but for
+    a few characters keeps its encoding, and the persons are counted."""
+    rows = "".join(f"{p.name},{p.phone}\n" for p in people(40, seed=8))
+    raw = ("氏名,電話番号\n" + rows).encode(encoding)
+    cut = len(raw) // 2
+    body = raw[:cut] + damage + raw[cut:]
+    assert detect_encoding(body).startswith(encoding[:3])
+    r = F.scan_bytes(body)
+    assert r.persons >= 38, (r.persons, r.findings)
+
+
 def test_utf16_without_bom_when_it_has_ascii():
     csv = SAMPLE * 5
     for enc in ("utf-16-le", "utf-16-be"):
@@ -87,3 +103,17 @@ def test_long_text_is_split_at_paragraphs():
     assert len(items) >= 3 and all(isinstance(i, TextBlock) and len(i.text) <= BLOCK for i in items)
     assert "".join(i.text for i in items) == text
     assert all(i.text.endswith("\n\n") for i in items[:-1])
+
+
+@pytest.mark.parametrize("charset", ["idna", "punycode", "undefined", "zlib", "x-bogus"])
+def test_a_declared_charset_that_is_no_text_encoding_is_read_as_detected(charset):
+    """A label is any string: idna, punycode and undefined raised UnicodeError inside the
+    mail, HTML and XML readers ('extractor failed'), the whole body lost for a label."""
+    mail = (f"From: a@b.c\r\nTo: x@y.z\r\nSubject: =?{charset}?b?5bGx55Sw?=\r\nMIME-Version: 1.0\r\n"
+            f"Content-Type: text/plain; charset={charset}\r\n\r\n山田 太郎 090-1234-5678\r\n").encode()
+    html = f'<html><head><meta charset="{charset}"></head><body><p>山田 太郎 090-1234-5678</p>'.encode()
+    xml = f'<?xml version="1.0" encoding="{charset}"?><a><n>山田 太郎</n><t>090-1234-5678</t></a>'.encode()
+    for body in (mail, html, xml):
+        r = F.scan_bytes(body)
+        assert r.errors == [] and r.findings.get("phone") == 1, (body[:60], r.errors)
+    assert decode(b"abc")[0] == "abc"
