@@ -17,9 +17,7 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -27,11 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from servers import DLP, Upstream, free_port  # noqa: E402
+from servers import Upstream  # noqa: E402
 from synthetic import benign_corpus  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
-from bench_proxy import _Discard, _wait_port  # noqa: E402
+from bench_proxy import _Discard, p99, proxies  # noqa: E402
 
 MIB = 2**20
 
@@ -64,7 +62,7 @@ def head_of_line(port: int, upstream: int, big: bytes, small: list[bytes]) -> di
         th.join()
     times = [t for _s, t in results]
     return {"small_p50_ms": round(statistics.median(times) * 1000, 1),
-            "small_p99_ms": round(statistics.quantiles(times, n=100)[98] * 1000, 1),
+            "small_p99_ms": round(p99(times) * 1000, 1),
             "small_refused": sum(1 for s, _t in results if s != 200),
             "large_refused": sum(1 for s in statuses if s != 200), "large_done": len(statuses)}
 
@@ -126,34 +124,21 @@ def main() -> None:
     big = benign_corpus(30 * MIB, seed=7)
     small = [benign_corpus(rnd.randint(1024, 64 * 1024), seed=rnd.randint(0, 10**6)) for _ in range(200)]
     report: dict[str, object] = {"cpus": os.cpu_count()}
-    with tempfile.TemporaryDirectory() as tmp:
-        ports = {"mitmdump": free_port(), "dlp": free_port()}
-        procs = {
-            "mitmdump": subprocess.Popen([str(Path(sys.executable).parent / "mitmdump"), "-q", "--listen-host",
-                                          "127.0.0.1", "--listen-port", str(ports["mitmdump"]),
-                                          "--set", f"confdir={tmp}/mitm"], stdout=subprocess.DEVNULL),
-            "dlp": subprocess.Popen([*DLP, "run", "--config", str(ROOT / "config/dlp.yaml"), "--listen",
-                                     f"127.0.0.1:{ports['dlp']}", "--metrics", f"127.0.0.1:{free_port()}",
-                                     "--data-dir", f"{tmp}/var"], cwd=ROOT, stdout=subprocess.DEVNULL),
-        }
-        try:
-            for name, proc in procs.items():
-                _wait_port(ports[name], proc)
-            time.sleep(3)
-            for name in ([] if "--memory-only" in sys.argv else procs):
-                hol = head_of_line(ports[name], upstream.port, big, small)
+    try:
+        with proxies() as running:
+            time.sleep(3)  # the scanner processes start in the background
+            for name in ([] if "--memory-only" in sys.argv else running):
+                hol = head_of_line(running[name][0], upstream.port, big, small)
                 report[f"head_of_line_{name}"] = hol
                 print(f"head-of-line {name:8s} small p50 {hol['small_p50_ms']} ms  p99 {hol['small_p99_ms']} ms"
                       f" (target < 100 ms)  refused small {hol['small_refused']} large {hol['large_refused']}"
                       f" of {hol['large_done']}", flush=True)
-            mem = memory(ports["dlp"], upstream.port, procs["dlp"].pid, benign_corpus(50 * MIB, seed=9))
+            port, pid = running["dlp"]
+            mem = memory(port, upstream.port, pid, benign_corpus(50 * MIB, seed=9))
             report["memory_dlp"] = mem
             print(f"memory dlp run + scanners: peaks {mem['peak_mib']} MiB (target < 1536, no growth)", flush=True)
-        finally:
-            for proc in procs.values():
-                proc.terminate()
-                proc.wait(timeout=30)
-            upstream.stop()
+    finally:
+        upstream.stop()
     out = ROOT / "bench" / "out"
     out.mkdir(exist_ok=True)
     (out / "load.json").write_text(json.dumps(report, indent=2))

@@ -11,6 +11,7 @@ process). Writes bench/out/proxy.json.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import itertools
 import json
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,10 +112,10 @@ def p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100)[98]
 
 
-def main() -> None:
-    upstream = Upstream().start()
-    upstream.received = _Discard()
-    report: dict[str, object] = {}
+@contextlib.contextmanager
+def proxies() -> Iterator[dict[str, tuple[int, int]]]:
+    """Plain mitmdump and ``dlp run`` on the shipped policy, side by side on free ports and
+    serving: (port, pid) by name. Both are stopped on exit."""
     with tempfile.TemporaryDirectory() as tmp:
         ports = {"mitmdump": free_port(), "dlp": free_port()}
         procs = {
@@ -127,6 +129,20 @@ def main() -> None:
         try:
             for name, proc in procs.items():
                 _wait_port(ports[name], proc)
+            yield {name: (ports[name], proc.pid) for name, proc in procs.items()}
+        finally:
+            for proc in procs.values():
+                proc.terminate()
+                proc.wait(timeout=30)
+
+
+def main() -> None:
+    upstream = Upstream().start()
+    upstream.received = _Discard()
+    report: dict[str, object] = {}
+    try:
+        with proxies() as running:
+            ports = {name: port for name, (port, _pid) in running.items()}
             for load in LOADS:
                 rates: dict[str, list[float]] = {"mitmdump": [], "dlp": []}
                 latencies: dict[str, list[float]] = {"mitmdump": [], "dlp": []}
@@ -143,11 +159,8 @@ def main() -> None:
                                 "mitmdump_p99_ms": round(p99_plain, 1), "dlp_p99_ms": round(p99_dlp, 1)}
                 print(f"{load:9s} mitmdump {plain:6.0f} req/s   dlp run {dlp:6.0f} req/s   ratio {dlp / plain:.2f}"
                       f" (target >= 0.90)   p99 {p99_plain:6.1f} ms vs {p99_dlp:6.1f} ms (target +5 ms)", flush=True)
-        finally:
-            for proc in procs.values():
-                proc.terminate()
-                proc.wait(timeout=15)
-            upstream.stop()
+    finally:
+        upstream.stop()
     out = ROOT / "bench" / "out"
     out.mkdir(exist_ok=True)
     (out / "proxy.json").write_text(json.dumps(report, indent=2))
