@@ -204,7 +204,13 @@ def record_chunks(record: Record, budget: Budget) -> Iterator[Record]:
 def field_events(fields: list[tuple[str | None, bytes]], where: str, budget: Budget) -> Iterator[Event]:
     """One form submission (or a request's query and headers), see ``form_parts``: each
     document a Member counted against the budget, then the record of the single-line values."""
-    members, record = form_parts(fields, where)
+    return parts_events(form_parts(fields, where), where, budget)
+
+
+def parts_events(parts: tuple[tuple[Member, ...], Record | None], where: str, budget: Budget) -> Iterator[Event]:
+    """The events of a form read by ``form_parts``: each Member counted against the budget,
+    then the record."""
+    members, record = parts
     for member in members:
         budget.add_member(where)
         yield member

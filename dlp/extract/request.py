@@ -17,7 +17,7 @@ from itertools import chain
 
 from dlp.extract.budget import Budget
 from dlp.extract.events import Event, Member
-from dlp.extract.forms import form_parts, record_chunks
+from dlp.extract.forms import form_parts, parts_events
 from dlp.model import Record
 
 SOURCE = "request"
@@ -132,12 +132,8 @@ def request_events(path: str, headers: tuple[tuple[str, str], ...], budget: Budg
     """The request line and the headers as two form-like parts (one record each, documents
     as Members). Two, because a browser's headers repeat on every request while its request
     lines differ: the detectors remember a record that held nothing."""
-    for source, (members, record) in ((SOURCE, line_parts(path)), (HEADERS_SOURCE, header_parts(headers))):
-        for member in members:
-            budget.add_member(source)
-            yield member
-        if record is not None:
-            yield from record_chunks(record, budget)
+    yield from parts_events(line_parts(path), SOURCE, budget)
+    yield from parts_events(header_parts(headers), HEADERS_SOURCE, budget)
 
 
 def _unquote(value: str, plus: bool = False) -> bytes:

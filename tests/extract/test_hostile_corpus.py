@@ -170,7 +170,7 @@ ENCODERS = {"gzip": gzip.compress, "br": lambda d: brotli.compress(d, quality=10
 
 @pytest.mark.parametrize("coding", sorted(ENCODERS))
 @pytest.mark.parametrize("size", ["small", "large"])
-def test_benign_encoded_bodies_decode_byte_identical_and_scan(coding, size, request):
+def test_benign_encoded_bodies_decode_byte_identical_and_scan(coding, size):
     """A CSV of 40 persons (small), or the same list after a 2 MB access log (large: over
     64 KiB compressed, the size at which br bodies were reported corrupt), decodes to the
     exact bytes sent and is scanned."""
@@ -185,9 +185,6 @@ def test_benign_encoded_bodies_decode_byte_identical_and_scan(coding, size, requ
                       f"{rnd.randrange(100_000)}\n" for i in range(25_000))
         plain = (log + "\n\n" + csv_rows()).encode()
     body = ENCODERS[coding](plain)
-    if coding == "br" and len(body) > 64 * 1024:
-        request.applymarker(pytest.mark.xfail(reason="br bodies over 64 KiB compressed are reported corrupt "
-                                              "(issue 13; being fixed in content_encoding.py)", strict=False))
     assert size == "small" or len(body) > 64 * 1024
     assert decode_body(body, coding, Budget(LIMITS)) == plain
     r = F.scan_bytes(body, content_encoding=coding)
