@@ -133,7 +133,9 @@ class _Worker:
     def kill(self) -> None:
         if self.process.is_alive() and self.process.pid is not None:
             os.kill(self.process.pid, signal.SIGKILL)
-        self.process.join(timeout=2)
+        # in a helper thread: wait for the fork server to report how it ended, even when the
+        # machine is busy (a 2 s wait logged "still running" for a worker killed by SIGKILL)
+        self.process.join(timeout=15)
         self.conn.close()
 
 
