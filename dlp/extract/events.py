@@ -48,13 +48,19 @@ class Mismatch(Exception):
 
 
 _QUOTED = re.compile(r"""b?(['"]).*?\1""")
-_DIGITS = re.compile(r"\d{5,}")
+_NUMBERS = re.compile(r"\+?\d(?:[\d\- ]{5,}\d|\d{4,})")    # digit runs, or phone shapes with - and spaces
+_ADDRESSES = re.compile(r"\S+@\S+")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
 def describe(e: BaseException) -> str:
-    """A library exception as an error string that cannot leak content: quoted fragments and
-    long digit runs (a library may quote the bytes it choked on) are masked, length capped."""
-    msg = str(e).replace("\n", " ")
-    msg = _DIGITS.sub("…", _QUOTED.sub("'…'", msg))[:160]
+    """A library exception as an error string that cannot leak content. Parsers quote the
+    bytes they choked on, in quotes or (yajl) as a context line under the message, so only the
+    first line is kept, and in it quoted fragments, numbers, address-shaped tokens and every
+    non-ASCII run (names, kana, addresses) are masked; length capped."""
+    msg = str(e).strip().split("\n", 1)[0]
+    for pattern, mask in ((_QUOTED, "'…'"), (_ADDRESSES, "…@…"), (_NUMBERS, "…"), (_NON_ASCII, "…")):
+        msg = pattern.sub(mask, msg)
+    msg = msg[:160]
     name = type(e).__name__
     return f"{name}: {msg}" if msg else name

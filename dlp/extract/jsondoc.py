@@ -27,6 +27,8 @@ from dlp.model import Record, Table
 MAX_NESTING = 512
 MAX_FIELDS = 10_000
 """Values of one object gathered before they are handed over (an object of a million keys)."""
+PROBE_EVENTS = 64
+"""Parser events a payload must get through before a parse error means corrupt JSON, not text."""
 TABLE_CHUNK = 5000
 _NAME_KEYS = frozenset({"filename", "file_name", "fileName", "name", "title", "attachmentName", "originalName"})
 
@@ -203,22 +205,33 @@ def _utf8(data: bytes) -> bytes:
 
 def json_items(data: bytes, where: str, budget: Budget, _ctype: str = "") -> Iterator[Event]:
     """Records (and Tables, Members) of a JSON or NDJSON payload. Text that is no JSON from its
-    start is plain text (Mismatch); JSON that breaks off later is reported as corrupt and the
-    whole payload is also scanned as text, so nothing after the break is missed."""
+    start is plain text (Mismatch): a parse that fails within its first PROBE_EVENTS events
+    (a log whose lines start with ``[2026-11-27 10:00:00]``) yields nothing before it says so.
+    JSON that breaks off later is reported as corrupt and the whole payload is also scanned as
+    text, so nothing after the break is missed."""
     walker = _Walker(where)
     raw = _utf8(data)
+    probe: list[Event] | None = []      # held back until the payload has shown it is JSON
     try:
         parser = ijson.basic_parse(io.BytesIO(raw), multiple_values=True, use_float=True)
         for n, (event, value) in enumerate(parser):
             if n & 0x3FFF == 0:
                 budget.check_time()
-            yield from walker.feed(event, value)
+            if probe is None:
+                yield from walker.feed(event, value)
+                continue
+            probe.extend(walker.feed(event, value))
+            if n + 1 >= PROBE_EVENTS:
+                yield from probe
+                probe = None
     except (ijson.JSONError, UnicodeDecodeError, ValueError) as e:
-        if not walker.produced:
+        if probe is not None:
             raise Mismatch() from None
         yield Problem("corrupt", f"{where}: invalid or truncated JSON ({describe(e)})")
         yield from textmod.text_items(data, where, budget)
         return
+    if probe is not None:
+        yield from probe
     if not walker.produced and not raw.strip():
         raise Mismatch()
 

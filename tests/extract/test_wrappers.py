@@ -162,6 +162,21 @@ def test_text_that_only_looks_like_json_or_xml_is_text():
         assert r.findings.get("phone") == 1
 
 
+def test_a_log_whose_lines_start_with_a_bracketed_time_is_text():
+    # the first line fails as JSON after a few parser events: text, not corrupt JSON
+    body = "".join(f"[2026-11-27 10:00:{i % 60:02d}] INFO job {i} by 090-1234-{i:04d}\n" for i in range(200))
+    r = F.scan_bytes(body.encode())
+    clean(r)
+    assert r.findings.get("phone") == 200
+
+
+def test_json_that_breaks_after_the_probe_is_corrupt_even_when_short():
+    # 70 array values get past the PROBE_EVENTS window, then the body breaks: corrupt JSON
+    body = ("[" + ", ".join(str(i) for i in range(70)) + ", oops]").encode()
+    r = F.scan_bytes(body)
+    assert r.uninspectable == ["corrupt"] and "invalid or truncated JSON" in r.errors[0]
+
+
 def test_truncated_json_is_reported_and_still_scanned(persons):
     body = json.dumps([{"name": p.name, "tel": p.phone} for p in persons], ensure_ascii=False).encode()
     r = F.scan_bytes(body[: len(body) // 2])
