@@ -94,6 +94,15 @@ def check_many(check_fn: Callable[[str], Finding | None], values: Sequence[str])
     than two letters that are all letters) go through ``check`` itself. Same results."""
     if check_fn is not check or not values:
         return None
+    if max(map(len, values)) > LONGEST_CELL:    # a megabyte cell is no name: never copied
+        short = [i for i, v in enumerate(values) if len(v) <= LONGEST_CELL]
+        found = check_many(check_fn, [values[i] for i in short]) if short else []
+        if found is None:
+            return None
+        out: list[Finding | None] = [None] * len(values)
+        for i, f in zip(short, found, strict=True):
+            out[i] = f
+        return out
     joined = "\x00".join(values)
     if joined.count("\x00") != len(values) - 1:
         return None
@@ -116,7 +125,7 @@ def check_many(check_fn: Callable[[str], Finding | None], values: Sequence[str])
     unsure = set(compress(range(len(values)), map(_not_two_letters, bare_pieces)))
     spaces = list(map(str.rfind, pieces, repeat(" ")))
     # the commonest mask (a surname, a space, a given name of two or more) inline, as _mask makes it
-    out: list[Finding | None] = [
+    out = [
         _tuple_new(Finding, (ID, key, v[:sp + 1] + "*" * (len(v) - sp - 2) + v[-1] if 0 <= sp < len(v) - 2
                              else _mask(v) if v else "", True))
         for v, key, sp in zip(pieces, keys, spaces, strict=True)]
@@ -125,6 +134,11 @@ def check_many(check_fn: Callable[[str], Finding | None], values: Sequence[str])
     for i in unsure - bad:
         out[i] = check(values[i])
     return out
+
+
+LONGEST_CELL = 400
+"""Characters of a cell beyond which it cannot normalise to a name of at most 40 (NFKC joins
+at most a few characters into one): such cells are not joined into the column's pass."""
 
 
 def _NOT_1_TO_40(n: int) -> bool:

@@ -341,20 +341,28 @@ def _lines(data: bytes, encoding: str, budget: Budget | None) -> Iterator[str]:
 
 
 def _line_lists(data: bytes, encoding: str, budget: Budget | None) -> Iterator[list[str]]:
-    return split_lines(iter_text(data, encoding), budget)
+    return split_lines(iter_text(data, encoding), budget, max_line=MAX_LINE)
 
 
+MAX_LINE = 1 << 20
+"""Characters of one CSV line handed to the reader at once. A longer line (all rows joined on
+one line, a megabyte cell) goes in segments of this size, each ending a row, so neither the
+reader's buffer nor the detectors' folded copies of a row grow with the line: a 32 MiB line
+peaked at ~490 MB as one row. A quoted field still spans segments (the reader joins it)."""
 _LINE_ENDS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 """What ``str.splitlines`` ends a line at."""
 
 
-def split_lines(pieces: Iterable[str], budget: Budget | None = None) -> Iterator[list[str]]:
+def split_lines(pieces: Iterable[str], budget: Budget | None = None,
+                max_line: int | None = None) -> Iterator[list[str]]:
     """The lines (ends kept) of a text given in pieces, as ``"".join(pieces).splitlines(True)``
     would cut them, a list per piece. A line longer than a piece is gathered in a list and
     joined once: re-joining it with every piece (as before) made a 100 MB line cost 5 GB of
     copying and several copies of itself at once. A piece ending in ``\r`` waits for the next
-    (it may be the first half of ``\r\n``)."""
+    (it may be the first half of ``\r\n``). With ``max_line``, a line that grows past it is
+    handed on in segments of at least that size, without a line end."""
     carry: list[str] = []  # pieces of a line not ended yet
+    carried = 0
     for piece in pieces:
         if budget is not None:
             budget.check_time()
@@ -365,7 +373,7 @@ def split_lines(pieces: Iterable[str], budget: Budget | None = None) -> Iterator
                 carry.append("\n")
                 piece = piece[1:]
             yield ["".join(carry)]
-            carry = []
+            carry, carried = [], 0
         lines = piece.splitlines(keepends=True)
         if not lines:
             continue
@@ -373,11 +381,15 @@ def split_lines(pieces: Iterable[str], budget: Budget | None = None) -> Iterator
         tail = lines.pop() if last[-1] not in _LINE_ENDS or last.endswith("\r") else None
         if carry and lines:
             lines[0] = "".join(carry) + lines[0]
-            carry = []
+            carry, carried = [], 0
         if tail is not None:
             carry.append(tail)
+            carried += len(tail)
         if lines:
             yield lines
+        if max_line is not None and carried >= max_line and not carry[-1].endswith("\r"):
+            yield ["".join(carry)]
+            carry, carried = [], 0
     if carry:
         yield ["".join(carry)]
 

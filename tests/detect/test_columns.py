@@ -114,6 +114,15 @@ def test_check_many_equals_check():
     assert person_name.check_many(person_name.check_weak, values) is None
 
 
+def test_check_many_leaves_cells_too_long_for_a_name_out_of_its_pass():
+    # a megabyte cell (one CSV line of 1 MiB) is None, as check() says, and the names beside it are found
+    values = ["山田 太郎", "x" * (1 << 20), "ﾔﾏﾀﾞ ﾀﾛｳ", "山田 " * 200, "佐藤 花子"]
+    assert person_name.check_many(person_name.check, values) == [person_name.check.__wrapped__(v) for v in values]
+    found = person_name.check_many(person_name.check, values)
+    assert [f is not None for f in found] == [True, False, True, False, True]
+    assert person_name.check_many(person_name.check, ["y" * 500]) == [None]
+
+
 def test_nfkc_joined_equals_nfkc_of_each_piece():
     pieces = ["ﾔﾏﾀﾞ", "ヤマタ゛ タロウ", " a  b ", "\t", "", "ｱｲｳ", "①", "山田\u3000太郎", "ハ゜ン", "゛"]
     folded = [fold(p) for p in pieces]

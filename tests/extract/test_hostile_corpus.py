@@ -250,13 +250,12 @@ LINE_MB = 32
 """The longest line tested through the parser. Under the default limits a 100 MB line only
 reaches the reader compressed (a body that size is too large): gzip'd, a 100 MB line of
 random words is ~60 MB on the wire and takes ~6 s here, too slow for ``make test``; 32 MiB
-keeps the case under 5 s. Memory grows linearly with the line: ~6.5x its size when it is a
-cell of a table (the expanded bytes, the CSV field, and the detectors' folded and joined
-copies of the row), ~3.3x when it is free text."""
+keeps the case under 5 s. The reader hands a long line on in 1 MiB segments
+(``text.MAX_LINE``) and a name column never joins a cell too long to be a name, so the line
+costs ~4.7x its size (the expanded body and the decoded text around it); it cost ~15x
+(~490 MB) when the line was one row."""
 
 
-@pytest.mark.xfail(strict=False, reason="known defect (issue 13): a gzip CSV with one long line peaks at ~490 MB "
-                   "during extraction, above the 256 MB bound; to be fixed in the CSV/text reader")
 def test_a_gzip_csv_with_a_long_line_is_scanned_in_bounded_memory():
     def make():
         rnd = random.Random(7)

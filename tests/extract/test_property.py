@@ -241,6 +241,18 @@ def test_lines_of_a_text_in_pieces_are_the_lines_of_the_text(pieces):
     assert lines == "".join(pieces).splitlines(keepends=True)
 
 
+@examples(400)
+@given(st.lists(st.text(alphabet="ab,\"\r\n\x0c", max_size=10), max_size=10), st.integers(1, 12))
+def test_a_line_past_max_line_comes_in_segments_that_join_to_it(pieces, max_line):
+    text = "".join(pieces)
+    segments = [s for chunk in split_lines(pieces, max_line=max_line) for s in chunk]
+    assert "".join(segments) == text
+    longest_piece = max(map(len, pieces), default=0)
+    for s in segments:                       # a segment ends a line, or is cut once it reached max_line
+        assert s.endswith(("\n", "\r", "\x0c")) or len(s) >= max_line or s is segments[-1]
+        assert len(s) < max_line + 2 * longest_piece + 2
+
+
 def test_every_handler_and_parser_has_a_seed():
     """A new format handler gets a seed here (and so a property test and a fuzz target)."""
     from dlp.extract import BINARY_HANDLERS, TEXT_HANDLERS
