@@ -32,6 +32,13 @@ No addon hook can reach these places, so they are patched in-process, once, by `
   leaves; mitmproxy applies it to responses too, so every download over 64 MiB failed with
   502. Responses are exempt here and streamed by the web addon (never buffered).
 
+* **A server that resets the connection as it is opened.** asyncio finds no peer name for a
+  socket already reset when its transport is made; mitmproxy asserts that it has one, the
+  connection task dies with that ``AssertionError`` unseen, and the request waits for a
+  connection that is never reported open or failed: the client gets no answer at all (about
+  one upload in ten to a server that accepts and resets, with plain mitmdump too). Here that
+  case is reported as the connection error it is, so the client gets the 502 page.
+
 HTTP/3 is not patched: ``dlp run`` listens in regular proxy mode over TCP only.
 """
 
@@ -47,7 +54,7 @@ from h11._readers import ChunkedReader
 from mitmproxy import http, version
 from mitmproxy.connection import Client, ConnectionState
 from mitmproxy.net.http import http1
-from mitmproxy.proxy import commands, events
+from mitmproxy.proxy import commands, events, server, server_hooks
 from mitmproxy.proxy.layers.http import (
     HttpStream,
     RequestEndOfMessage,
@@ -123,6 +130,7 @@ def install(pages: Pages | None = None) -> None:
     _http1.make_body_reader = _make_body_reader(_http1.make_body_reader)
     _http1.make_error_response = make_error_response
     _http2.Http2Connection._handle_event = _h2_handle_event(_http2.Http2Connection._handle_event)  # type: ignore
+    server.ConnectionHandler.open_connection = _open_connection(server.ConnectionHandler.open_connection)  # type: ignore
     _installed = True
 
 
@@ -233,6 +241,34 @@ def _requests_only(orig: Handler) -> Handler:
             return False
         return (yield from orig(self, request))
     return check_body_size
+
+
+# --- a server connection reset as it is opened -----------------------------------------------
+
+RESET_ON_OPEN = "connection reset by the server as it was opened"
+
+
+def _open_connection(orig: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(orig)
+    async def open_connection(self: server.ConnectionHandler, command: commands.OpenConnection) -> None:
+        try:
+            await orig(self, command)
+        except AssertionError:
+            conn = command.connection
+            # mitmproxy's ``assert command.connection.peername``, right after the connection was
+            # made and before it is reported open: report it failed instead, as a refused one is
+            if conn.peername is not None or conn.state is not ConnectionState.OPEN:
+                raise
+            io = self.transports.pop(conn, None)
+            if io is not None and io.writer is not None:
+                io.writer.close()
+            conn.state = ConnectionState.CLOSED
+            conn.error = RESET_ON_OPEN
+            self.log(f"error establishing server connection: {RESET_ON_OPEN}")
+            hook_data = server_hooks.ServerConnectionHookData(client=self.client, server=conn)
+            await self.handle_hook(server_hooks.ServerConnectErrorHook(hook_data))
+            await self.server_event(events.OpenConnectionCompleted(command, RESET_ON_OPEN))
+    return open_connection
 
 
 # --- HTTP/1 trailers -----------------------------------------------------------------------

@@ -137,13 +137,18 @@ def proxies() -> Iterator[dict[str, tuple[int, int]]]:
 
 
 def main() -> None:
+    import argparse
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--load", choices=list(LOADS), action="append",
+                        help="measure only this load (repeatable; default: all)")
+    loads = parser.parse_args().load or list(LOADS)
     upstream = Upstream().start()
     upstream.received = _Discard()
     report: dict[str, object] = {}
     try:
         with proxies() as running:
             ports = {name: port for name, (port, _pid) in running.items()}
-            for load in LOADS:
+            for load in loads:
                 rates: dict[str, list[float]] = {"mitmdump": [], "dlp": []}
                 latencies: dict[str, list[float]] = {"mitmdump": [], "dlp": []}
                 for name in rates:  # warm-up: connections, certificates, first scans

@@ -207,13 +207,30 @@ def scanners(proc: DlpProcess) -> list[int]:
     return children(forkserver_of(proc))
 
 
+def _cpu_spent(pids: list[int], seconds: float = 0.3) -> dict[int, int]:
+    """Clock ticks each process spent over ``seconds``."""
+    before = {pid: (_ppid_and_cpu(pid) or (0, 0))[1] for pid in pids}
+    time.sleep(seconds)
+    return {pid: (_ppid_and_cpu(pid) or (0, 0))[1] - t for pid, t in before.items()}
+
+
+def settled_scanners(proc: DlpProcess, count: int = 2, timeout: float = 30) -> list[int]:
+    """The scanner processes once ``count`` of them exist and none burns CPU: a fresh
+    scanner warms up (reference data, detectors) for a moment, and ``busy_scanner`` must not
+    take that for a scan."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = scanners(proc)
+        if len(pids) == count and max(_cpu_spent(pids).values()) <= 2:
+            return pids
+    raise AssertionError(f"scanners did not settle: {scanners(proc)}")
+
+
 def busy_scanner(proc: DlpProcess, timeout: float = 30) -> int:
     """The scanner process that is burning CPU now."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        before = {pid: (_ppid_and_cpu(pid) or (0, 0))[1] for pid in scanners(proc)}
-        time.sleep(0.3)
-        spent = {pid: (_ppid_and_cpu(pid) or (0, 0))[1] - t for pid, t in before.items()}
+        spent = _cpu_spent(scanners(proc))
         if spent and max(spent.values()) >= 10:   # ticks: most of the 0.3 s
             return max(spent, key=lambda p: spent[p])
     raise AssertionError("no scanner got busy")
@@ -221,11 +238,9 @@ def busy_scanner(proc: DlpProcess, timeout: float = 30) -> int:
 
 # -- 1. a scanner process killed --------------------------------------------------------------
 
-@pytest.mark.xfail(strict=False, reason="flaky (about 1 run in 7, issue 13): finding the busy scanner by its CPU "
-                   "and the fork server by /proc races the pool; the pool's own kill test is tests/test_workers.py")
 def test_a_scanner_killed_mid_scan_blocks_only_its_transfer_and_is_replaced(start, upstream):
     proc = start(shipped_policy(inspect={"timeout": "120s"}))   # the kill, not the budget, ends the scan
-    assert wait_for(lambda: len(scanners(proc)) == 2)
+    settled_scanners(proc)
     victim_body = benign(60 * 2**20, seed=1)   # a benign body: passes unless something goes wrong
     result: dict[str, Answer] = {}
     sender = threading.Thread(target=lambda: result.setdefault("a", post(proc, upstream.port, victim_body, "victim")))
@@ -499,20 +514,34 @@ class Resetter:
         self.sock.close()
 
 
-@pytest.mark.xfail(strict=False, reason="known intermittent defect (issue 13): on a clean-clone run one upload "
-                   "to a down or resetting upstream got no answer within 90 s; not yet diagnosed")
+def _post_or_explain(proc: DlpProcess, port: int, body: bytes, tag: str, ctype: str = "application/octet-stream"
+                     ) -> Answer:
+    """``post`` with a shorter wait that, when no answer comes, says which upload it was, what
+    listens on the port and what the proxy logged (an unanswered upload here once went
+    unexplained on a full run)."""
+    try:
+        return post(proc, port, body, tag, ctype, timeout=30)
+    except TimeoutError:
+        try:
+            listening = subprocess.run(["ss", "-ltnp", f"sport = :{port}"], capture_output=True, text=True).stdout
+        except OSError as e:          # no iproute2
+            listening = str(e)
+        raise AssertionError(f"no answer for {tag} within 30 s; listening on {port}: {listening!r}; "
+                             f"dlp run log: {proc.output()[-4000:]}") from None
+
+
 def test_upstream_down_or_resetting_gets_a_502_and_nothing_breaks(start, upstream):
     proc = start(shipped_policy())
     down = free_port()                    # nothing listens there
     resets = [Resetter(read_first=False), Resetter(read_first=True)]
     try:
         for port, what in ((down, "down"), (resets[0].port, "reset-on-accept"), (resets[1].port, "reset-after-head")):
-            answer = post(proc, port, benign(200_000, seed=3), f"to-{what}")
+            answer = _post_or_explain(proc, port, benign(200_000, seed=3), f"to-{what}")
             assert answer.status == 502, (what, answer.status, answer.body[:300])
             assert b"mitmproxy" not in answer.body.lower() and "mitmproxy" not in answer.headers.get("server", "")
             # a list to a dead upstream is still stopped, before any connection is tried
             body, ctype = csv_upload(persons(1000, seed=1601))
-            refused = post(proc, port, body, f"bulk-to-{what}", ctype)
+            refused = _post_or_explain(proc, port, body, f"bulk-to-{what}", ctype)
             assert refused.status == 403 and refused.page["action"] == "block"
         assert [r.accepted for r in resets] == [1, 1]     # the lists never even connected
         snap = metrics(proc)
@@ -523,6 +552,25 @@ def test_upstream_down_or_resetting_gets_a_502_and_nothing_breaks(start, upstrea
     finally:
         for r in resets:
             r.close()
+
+
+def test_every_upload_to_a_server_that_resets_on_accept_is_answered(start, upstream):
+    """mitmproxy 12.3.1 left about one such upload in ten unanswered for good (its connection
+    task died on a reset socket's missing peer name; addons/mitm_patches.py). 200 tries: each
+    gets its 502 page."""
+    proc = start(shipped_policy())
+    resetter = Resetter(read_first=False)
+    unanswered, statuses = [], set()
+    try:
+        for i in range(200):
+            try:
+                statuses.add(post(proc, resetter.port, benign(2_000, seed=i), f"reset-{i}", timeout=10).status)
+            except TimeoutError:
+                unanswered.append(i)
+    finally:
+        resetter.close()
+    assert unanswered == [] and statuses == {502}, (unanswered, statuses)
+    assert_survived(proc, upstream, "reset-on-accept")
 
 
 # -- 5. a client that disconnects mid-upload ----------------------------------------------------
